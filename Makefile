@@ -69,3 +69,6 @@ clean:
 .PHONY: all deps check asan bench tables clean
 
 -include $(OBJ_LIB:.o=.d) $(TEST_OBJ:.o=.d) $(KINDS_OBJ:.o=.d) $(BUILD)/engine/main.d
+
+# Parts of the test suite with build rules of their own (fuzz targets, say).
+-include $(wildcard tests/*/*.mk)
