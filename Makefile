@@ -13,7 +13,7 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. -MMD -MP -fopenmp-simd
 LDLIBS  += -llmdb -lxxhash -lyaml -ljson-c -lgit2 -ldnnl -lpng -ljpeg -lz \
-           -llapacke -lopenblas -lfreetype -lmatio -lm -lpthread
+           -llapacke -lopenblas -lfreetype -lmatio -lgomp -lm -lpthread
 
 BUILD   ?= build
 BIN     ?= bin
@@ -72,3 +72,6 @@ clean:
 
 # Parts of the test suite with build rules of their own (fuzz targets, say).
 -include $(wildcard tests/*/*.mk)
+
+# The default rules are compiled into the binary.
+$(BUILD)/engine/defaults.o: rules/quick.yaml
