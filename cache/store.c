@@ -243,9 +243,9 @@ static int
 read_txn(struct dfm_store *s, txn_fn fn, void *arg)
 {
 	MDB_txn *txn;
-	int rc;
+	int rc = MDB_MAP_RESIZED;
 
-	for (;;) {
+	for (int tries = 0; tries < GROW_TRIES; tries++) {
 		pthread_rwlock_rdlock(&s->map_lock);
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 		if (rc == 0) {
@@ -259,6 +259,7 @@ read_txn(struct dfm_store *s, txn_fn fn, void *arg)
 		if (rc)
 			return lmdb_result(s, rc);
 	}
+	return lmdb_result(s, MDB_MAP_RESIZED);
 }
 
 /* Runs fn in a write transaction and commits it.  When the map is full the
