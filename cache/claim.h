@@ -4,7 +4,9 @@
  * cache directory.  The kernel drops the lock when its holder dies, however
  * it dies, so a claim left by a dead process is taken over by the next
  * process that asks.  The file also records the holder's pid and host, for
- * messages. */
+ * messages.  The file is removed on release; a claimer checks after locking
+ * that the path still names the file it locked, so removal cannot let two
+ * processes hold one claim. */
 #ifndef DFM_CLAIM_H
 #define DFM_CLAIM_H
 
@@ -23,10 +25,13 @@ int dfm_claim_wait(const char *cache_dir, const struct dfm_digest *key,
 		   struct dfm_claim **out);
 
 /* The claim's lock file descriptor, for a child process that inherits the
- * claim: the lock lives as long as any holder of the descriptor. */
+ * claim: the lock lives as long as any holder of the descriptor, so a
+ * worker that dies keeps nothing locked once the parent releases. */
 int dfm_claim_fd(const struct dfm_claim *c);
 
-/* Releases the claim. */
+/* Releases the claim and removes its lock file.  Call it once no child
+ * that inherited the descriptor is still building under the claim: the
+ * removed file no longer excludes anyone. */
 void dfm_claim_release(struct dfm_claim *c);
 
 #endif

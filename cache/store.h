@@ -20,7 +20,12 @@
  *     artifact and every action naming it, and reports DFM_ERR_CORRUPT.
  *
  * A struct dfm_store belongs to the process that opened it; a forked child
- * must open its own. */
+ * must open its own, and a process opens a cache once (LMDB's POSIX locks
+ * are per process).  Threads of the process may share the store.
+ *
+ * The initial map size is 1 GiB, or DFMAKE_MAPSIZE bytes when set; the map
+ * grows when full.  DFMAKE_FAKE_FSTYPE names a filesystem to pretend the
+ * cache is on, for tests of the network filesystem refusal. */
 #ifndef DFM_STORE_H
 #define DFM_STORE_H
 
@@ -68,7 +73,8 @@ int dfm_store_drop(struct dfm_store *s, const struct dfm_digest *digest,
 		   size_t *freed);
 
 /* Calls fn for every stored artifact; a nonzero return stops the walk and
- * is returned.  fn must not write to the store. */
+ * is returned.  The walk is over a snapshot taken first, so fn may use the
+ * store, dropping artifacts included. */
 int dfm_store_each(struct dfm_store *s,
 		   int (*fn)(const struct dfm_digest *d, size_t size, void *arg),
 		   void *arg);
@@ -95,7 +101,9 @@ int dfm_store_action(struct dfm_store *s, const struct dfm_digest *key,
 /* Forgets an action (not its artifacts, record or log). */
 int dfm_store_drop_action(struct dfm_store *s, const struct dfm_digest *key);
 
-/* Calls fn for every action; fn must not write to the store. */
+/* Calls fn for every action, over a snapshot as dfm_store_each does; a
+ * nonzero return stops the walk and is returned.  a is valid during the
+ * call only. */
 int dfm_store_each_action(struct dfm_store *s,
 			  int (*fn)(const struct dfm_digest *key,
 				    const struct dfm_action *a, void *arg),
@@ -122,17 +130,22 @@ int dfm_store_record(struct dfm_store *s, const struct dfm_digest *key, char **j
 int dfm_store_log(struct dfm_store *s, const struct dfm_digest *key, char **text);
 
 /* Memo entries: small engine bookkeeping (digests of source files by path,
- * size and time, say).  get returns a malloc'd copy. */
+ * size and time, say).  get returns a malloc'd copy (NUL-terminated beyond
+ * *vlen).  Keys must not be empty; keys longer than LMDB's limit (511
+ * bytes) are stored under their digest. */
 int dfm_store_memo_put(struct dfm_store *s, const void *key, size_t klen,
 		       const void *val, size_t vlen);
 int dfm_store_memo_get(struct dfm_store *s, const void *key, size_t klen,
 		       void **val, size_t *vlen);
 
-/* Total bytes of artifacts and the size of the LMDB data file. */
+/* Total bytes of artifacts and the size of the LMDB data file (its high
+ * water mark: LMDB reuses freed pages but never shrinks the file). */
 int dfm_store_usage(struct dfm_store *s, uint64_t *artifact_bytes,
 		    uint64_t *file_bytes);
 
-/* The last LMDB error text, for messages.  Static or owned by s. */
+/* The text of the calling thread's last store error, for messages: what
+ * failed, on which directory or artifact, and why.  s may be NULL, as after a
+ * failed dfm_store_open.  Valid until the thread's next store call. */
 const char *dfm_store_errmsg(const struct dfm_store *s);
 
 #endif
