@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/key.h"
 #include "engine/lockfile.h"
 
 enum { LOCK_FORMAT = 1 };
@@ -181,7 +182,7 @@ dfm_lock_write(const char *path, const struct dfm_graph *g, json_object *prev,
 	memcpy(sorted, g->inst, g->n * sizeof *sorted);
 	qsort(sorted, g->n, sizeof *sorted, by_name);
 	json_object_object_add(lock, "dfmake_lock", json_object_new_int(LOCK_FORMAT));
-	json_object_object_add(lock, "key_encoding", json_object_new_int(1));
+	json_object_object_add(lock, "key_encoding", json_object_new_int(DFM_KEY_ENCODING));
 	for (size_t i = 0; i < g->n; i++) {
 		const struct dfm_inst *in = sorted[i];
 		json_object *old = dfm_lock_entry(prev, in->name);

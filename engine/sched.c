@@ -308,7 +308,6 @@ would_run:
 	in->state = DFM_DONE;
 	in->cached = 0;
 	sc->st->would_run++;
-	printf("%s: %s\n", in->name, in->reason ? in->reason : "runs");
 }
 
 /* Moves WAITING instances on; returns how many changed state. */

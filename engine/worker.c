@@ -205,6 +205,7 @@ done:
 		if (!dfm_run_failure(run))
 			fprintf(stderr, "dfmake: %s\n", dfm_strerror(rc));
 	}
+	fflush(stdout);
 	fflush(stderr);
 	return rc == DFM_WORKER_BAD_INPUT ? DFM_WORKER_BAD_INPUT : rc ? 1 : 0;
 }
@@ -270,6 +271,8 @@ dfm_worker_start(struct dfm_inst *in, const struct dfm_worker_opts *o,
 			dup2(logfd, 2);
 			close(logfd);
 		}
+		/* Line-buffered, so a crash loses no finished line. */
+		setvbuf(stdout, NULL, _IOLBF, 0);
 		_exit(child_main(in, o, pipefd[1], w->logpath));
 	}
 	close(pipefd[1]);
