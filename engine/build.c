@@ -29,10 +29,15 @@ print_results(struct dfm_ctx *c)
 		for (size_t o = 0; leaf && o < in->nouts; o++) {
 			void *data;
 			size_t size;
+			int rc;
 
-			if (strcmp(in->kind->outputs[o].format, "md") ||
-			    dfm_store_get(c->s, &in->out[o], &data, &size))
+			if (strcmp(in->kind->outputs[o].format, "md"))
 				continue;
+			if ((rc = dfm_store_get(c->s, &in->out[o], &data, &size))) {
+				fprintf(stderr, "dfmake: cannot read %s.%s: %s\n", in->name,
+					in->kind->outputs[o].name, dfm_strerror(rc));
+				continue;
+			}
 			fwrite(data, 1, size, stdout);
 			if (size && ((char *)data)[size - 1] != '\n')
 				putchar('\n');

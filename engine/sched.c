@@ -402,17 +402,23 @@ try_launch(struct sched *sc, struct dfm_inst *in)
 	start(sc, in, claim);
 }
 
-static void
+/* Starts what it can; returns how many instances changed state. */
+static int
 launch(struct sched *sc)
 {
+	int changed = 0;
+
 	for (size_t i = 0; i < sc->g->n && !sc->stop; i++) {
 		struct dfm_inst *in = sc->g->inst[i];
+		enum dfm_state before = in->state;
 
 		if (sc->njobs >= sc->o->jobs)
-			return;
-		if (in->state == DFM_READY || in->state == DFM_OTHER)
+			break;
+		if (before == DFM_READY || before == DFM_OTHER)
 			try_launch(sc, in);
+		changed += in->state != before;
 	}
+	return changed;
 }
 
 /* Finishing */
@@ -584,13 +590,20 @@ dfm_build(struct dfm_graph *g, struct dfm_store *s, const struct dfm_build_opts 
 			stop_workers(&sc);
 		}
 		if (!sc.stop)
-			launch(&sc);
+			moved += launch(&sc);
 		if (sc.njobs == 0 && !moved && (sc.stop || !pending(&sc)))
 			break;
 		if (sc.njobs > 0 || pending(&sc))
 			wait_workers(&sc, sc.njobs ? 200 : 100);
 	}
 	dfm_progress_clear();
+	for (size_t i = 0; i < g->n && !sc.stop; i++) {
+		enum dfm_state state = g->inst[i]->state;
+
+		if (g->inst[i]->needed && state != DFM_DONE && state != DFM_FAILED &&
+		    state != DFM_SKIPPED)
+			dfm_log_print("%s: left in state %d", g->inst[i]->name, state);
+	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	free(sc.retries);
