@@ -265,6 +265,25 @@ done:
 	return rc;
 }
 
+static int
+failure_log(struct dfm_ctx *c, const struct dfm_inst *in, char **text)
+{
+	unsigned char key[5 + DFM_DIGEST_SIZE] = "fail:";
+	void *val;
+	size_t len;
+	int rc;
+
+	memcpy(key + 5, in->key.b, DFM_DIGEST_SIZE);
+	if ((rc = dfm_store_memo_get(c->s, key, sizeof key, &val, &len)))
+		return rc;
+	if (!len || ((char *)val)[len - 1] != '\0') {
+		free(val);
+		return DFM_ERR_FORMAT;
+	}
+	*text = val;
+	return 0;
+}
+
 int
 dfm_cmd_log(struct dfm_ctx *c, int argc, char **argv)
 {
@@ -277,12 +296,18 @@ dfm_cmd_log(struct dfm_ctx *c, int argc, char **argv)
 	}
 	if (!(in = dfm_ctx_instance(c, argv[0])))
 		return 1;
-	if (!in->have_key || dfm_store_log(c->s, &in->key, &text) != 0) {
-		fprintf(stderr, "dfmake: no log of %s in the cache (not built with these "
-			"inputs and parameters)\n", in->name);
-		return 1;
+	if (in->have_key && dfm_store_log(c->s, &in->key, &text) == 0) {
+		fputs(text, stdout);
+		free(text);
+		return 0;
 	}
-	fputs(text, stdout);
-	free(text);
-	return 0;
+	if (in->have_key && failure_log(c, in, &text) == 0) {
+		printf("(the last run of %s with these inputs and parameters failed)\n%s",
+		       in->name, text);
+		free(text);
+		return 0;
+	}
+	fprintf(stderr, "dfmake: no log of %s in the cache (not run with these inputs "
+		"and parameters)\n", in->name);
+	return 1;
 }

@@ -463,8 +463,18 @@ redo_input(struct sched *sc, struct dfm_worker *w)
 	in->state = DFM_WAITING;
 }
 
+/* Keeps a failed run's log, so that "dfmake log" can show it later. */
 static void
-report_failure(struct dfm_worker *w, int status)
+keep_failure_log(struct dfm_store *s, const struct dfm_inst *in, const char *log)
+{
+	unsigned char key[5 + DFM_DIGEST_SIZE] = "fail:";
+
+	memcpy(key + 5, in->key.b, DFM_DIGEST_SIZE);
+	dfm_store_memo_put(s, key, sizeof key, log, strlen(log) + 1);
+}
+
+static void
+report_failure(struct sched *sc, struct dfm_worker *w, int status)
 {
 	char *log = dfm_worker_log(w);
 
@@ -473,8 +483,10 @@ report_failure(struct dfm_worker *w, int status)
 			      strsignal(WTERMSIG(status)), WTERMSIG(status));
 	else
 		dfm_log_print("%s failed", w->inst->name);
-	if (log && *log)
+	if (log && *log) {
 		dfm_log_tail(log, 40);
+		keep_failure_log(sc->s, w->inst, log);
+	}
 	free(log);
 }
 
@@ -495,7 +507,7 @@ finish(struct sched *sc, int j, int status)
 		   w->bad_input) {
 		redo_input(sc, w);
 	} else {
-		report_failure(w, status);
+		report_failure(sc, w, status);
 		in->state = DFM_FAILED;
 		sc->st->failed++;
 		if (!sc->o->keep_going)

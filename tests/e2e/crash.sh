@@ -37,6 +37,9 @@ check_grep "an abort is reported" '^dfmake: s\[mode=abort\] crashed: Aborted \(s
 check_grep "-k builds everything else" '^dfmake: 3 ran, 0 cached, 3 failed$' .out
 check_grep "dependents of failures are skipped" '^dfmake: 3 skipped because an input failed$' .out
 
+check "log shows a failed run" $D log 's[mode=error]'
+check_grep "with a note that it failed" "^\(the last run of s\[mode=error\] with these inputs and parameters failed\)$" .out
+check_grep "and the failure" "error: asked to fail" .out
 check_fails "without -k the build stops at the first failure" $D -j1
 check_grep "and reports it" 'failed|crashed' .out
 check "the good instances are cached" $D -k 'after[mode=none]' solo
