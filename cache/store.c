@@ -205,16 +205,19 @@ current_mapsize(struct dfm_store *s)
 }
 
 /* Grows the map after MDB_MAP_FULL, unless another thread already did
- * since seen was read: at least doubles it, and leaves room for need. */
+ * since seen was read: at least doubles it, and leaves room for need.
+ * First clears reader slots of dead processes: the pages they pinned become
+ * free again, which may be all the room the transaction lacked. */
 static int
 grow_map(struct dfm_store *s, size_t seen, size_t need)
 {
 	size_t cur, want;
-	int rc = 0;
+	int rc = 0, dead = 0;
 
 	pthread_rwlock_wrlock(&s->map_lock);
 	cur = current_mapsize(s);
-	if (cur == seen) {
+	mdb_reader_check(s->env, &dead);
+	if (cur == seen && dead == 0) {
 		want = cur + need + need / 8 + ((size_t)1 << 20);
 		if (want < 2 * cur)
 			want = 2 * cur;
@@ -678,9 +681,9 @@ dfm_store_get(struct dfm_store *s, const struct dfm_digest *digest,
 	if (rc != DFM_ERR_CORRUPT)
 		return rc;
 	write_txn(s, 0, drop_corrupt_step, (void *)digest);
-	fail(DFM_ERR_CORRUPT, "cache '%s': artifact dropped", s->dir);
-	snprintf(errmsg + strlen(errmsg), sizeof errmsg - strlen(errmsg), " (%s)",
-		 dfm_digest_hex(digest, hex));
+	snprintf(errmsg, sizeof errmsg,
+		 "artifact %s in cache '%s' was dropped: %s; its stage will be rebuilt",
+		 dfm_digest_hex(digest, hex), s->dir, dfm_strerror(DFM_ERR_CORRUPT));
 	return DFM_ERR_CORRUPT;
 }
 

@@ -219,6 +219,7 @@ TEST(store_commit_actions_records_logs)
 		{"metrics", "{\"is\":7.5}", 10},
 	};
 	struct dfm_action *a = NULL;
+	uint64_t art, file1, file2;
 	char *text = NULL;
 	void *got = NULL;
 	size_t size;
@@ -251,8 +252,13 @@ TEST(store_commit_actions_records_logs)
 	CHECK_INT(dfm_store_record(s, &other, &text), DFM_ERR_NOTFOUND);
 	CHECK(text == NULL);
 
-	/* a second instance shares one output and has no record or log */
+	/* a second instance shares outputs (their chunks are not written again)
+	 * and has no record or log */
 	other = key_of("evaluate/seed=1");
+	CHECK_INT(dfm_store_usage(s, &art, &file1), 0);
+	CHECK_INT(dfm_store_commit(s, &other, 1, &outs[0], &dig[0], NULL, NULL), 0);
+	CHECK_INT(dfm_store_usage(s, &art, &file2), 0);
+	CHECK(file2 < file1 + 64 * 1024);
 	CHECK_INT(dfm_store_commit(s, &other, 1, &outs[2], &dig[2], NULL, NULL), 0);
 	CHECK_INT(dfm_store_each_action(s, count_action, &n), 0);
 	CHECK_INT(n, 4);
@@ -351,7 +357,7 @@ TEST(store_detects_corruption_on_disk)
 	CHECK_INT(dfm_store_stat(s, &d, &size), 0);
 	CHECK_INT(dfm_store_get(s, &d, &got, &size), DFM_ERR_CORRUPT);
 	CHECK(got == NULL);
-	CHECK(strstr(dfm_store_errmsg(s), "dropped") != NULL);
+	CHECK(strstr(dfm_store_errmsg(s), "was dropped") != NULL);
 	CHECK_INT(dfm_store_stat(s, &d, &size), DFM_ERR_NOTFOUND);
 	CHECK_INT(dfm_store_action(s, &key, &a), DFM_ERR_NOTFOUND);
 
