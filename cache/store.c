@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,26 +70,32 @@ static _Thread_local char errmsg[512];
 /* A step run inside a transaction; returns 0, an LMDB code or one of ours. */
 typedef int (*txn_fn)(struct dfm_store *s, MDB_txn *txn, void *arg);
 
-static int
-fail(int err, const char *fmt, const char *subject)
+/* Keeps "what failed: why" for dfm_store_errmsg and returns err. */
+__attribute__((format(printf, 2, 3))) static int
+fail(int err, const char *fmt, ...)
 {
 	char what[300];
+	va_list ap;
 
-	snprintf(what, sizeof what, fmt, subject);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
 	snprintf(errmsg, sizeof errmsg, "%s: %s", what, dfm_strerror(err));
 	return err;
 }
 
-/* Maps an LMDB result to the error scheme, keeping the text for messages. */
+/* Maps a transaction's result to the error scheme: LMDB's own codes become
+ * DFM_ERR_STORE (its text is kept for messages), errno values pass. */
 static int
 lmdb_result(struct dfm_store *s, int rc)
 {
-	if (rc == 0 || (rc >= DFM_ERR_FIRST && rc < DFM_ERR_LAST))
-		return rc;
 	if (rc == MDB_NOTFOUND)
-		return DFM_ERR_NOTFOUND;
-	fail(rc, "cache '%s'", s->dir);
-	return rc > 0 ? rc : DFM_ERR_STORE;
+		rc = DFM_ERR_NOTFOUND;
+	if (rc)
+		fail(rc, "cache '%s'", s->dir);
+	if (rc == 0 || rc > 0 || (rc >= DFM_ERR_FIRST && rc < DFM_ERR_LAST))
+		return rc;
+	return DFM_ERR_STORE;
 }
 
 const char *
