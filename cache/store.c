@@ -311,9 +311,12 @@ write_txn(struct dfm_store *s, size_t need, txn_fn fn, void *arg)
 static int
 make_dirs(const char *dir)
 {
-	char *path = strdup(dir);
+	char *path;
 	int rc = 0;
 
+	if (!*dir)
+		return ENOENT;
+	path = strdup(dir);
 	if (!path)
 		return DFM_ERR_NOMEM;
 	for (char *p = path + 1; *p && rc == 0; p++) {
@@ -689,7 +692,7 @@ dfm_store_get(struct dfm_store *s, const struct dfm_digest *digest,
 		return rc;
 	write_txn(s, 0, drop_corrupt_step, (void *)digest);
 	snprintf(errmsg, sizeof errmsg,
-		 "artifact %s in cache '%s' was dropped: %s; its stage will be rebuilt",
+		 "artifact %s in cache '%s' was dropped: %s",
 		 dfm_digest_hex(digest, hex), s->dir, dfm_strerror(DFM_ERR_CORRUPT));
 	return DFM_ERR_CORRUPT;
 }
