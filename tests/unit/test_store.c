@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -768,4 +769,54 @@ TEST(store_concurrent_writers)
 		free(rec);
 	}
 	dfm_store_close(s);
+}
+
+enum { THREADS = 4 };
+
+struct thread_arg {
+	struct dfm_store *s;
+	int id, ok;
+};
+
+static void *
+thread_work(void *p)
+{
+	struct thread_arg *t = p;
+
+	t->ok = 1;
+	for (int i = 0; i < 3; i++)
+		t->ok &= roundtrip(t->s, 2 * DFM_CHUNK_SIZE + (size_t)i, (uint64_t)(t->id * 10 + i));
+	return NULL;
+}
+
+/* Threads share one store while its map grows under them; a fresh cache
+ * each round, so that the map grows from 1 MiB several times a round. */
+TEST(store_threads_share_a_growing_map)
+{
+	struct thread_arg t[THREADS];
+	pthread_t tid[THREADS];
+	char dir[500];
+
+	setenv("DFMAKE_MAPSIZE", "1048576", 1);
+	for (int round = 0; round < 8; round++) {
+		struct dfm_store *s = NULL;
+		struct seen w = {0};
+
+		snprintf(dir, sizeof dir, "%s/round%d", cache_path(), round);
+		CHECK_INT(dfm_store_open(dir, &s), 0);
+		if (!s)
+			break;
+		for (int i = 0; i < THREADS; i++) {
+			t[i] = (struct thread_arg){s, i, 0};
+			CHECK_INT(pthread_create(&tid[i], NULL, thread_work, &t[i]), 0);
+		}
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(tid[i], NULL);
+			CHECK(t[i].ok);
+		}
+		CHECK_INT(dfm_store_each(s, count_artifact, &w), 0);
+		CHECK_INT(w.n, 3 * THREADS);
+		dfm_store_close(s);
+	}
+	unsetenv("DFMAKE_MAPSIZE");
 }
