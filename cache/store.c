@@ -32,14 +32,24 @@
  *
  * Reads hash while copying, in blocks that stay in the cache, into one
  * aligned buffer; writes reserve each chunk's space in LMDB (MDB_RESERVE)
- * and copy the bytes once. */
+ * and copy the bytes once.
+ *
+ * Memory.  LMDB keeps a write transaction's pages in malloc'd blocks, one
+ * of just over DFM_CHUNK_SIZE per chunk, until the commit writes them out.
+ * glibc serves blocks that size with fresh mappings and unmaps them on
+ * free, so every commit would fault in new zeroed pages for all it writes;
+ * on a virtual machine that is most of a large commit's time.  The store
+ * therefore raises glibc's mmap threshold above a chunk and lets the heap
+ * keep up to STORE_HEAP_KEEP bytes free between commits. */
 #include <errno.h>
 #include <lmdb.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -50,6 +60,13 @@
 #define MAX_READERS 1022
 #define HASH_BLOCK ((size_t)64 << 10)
 #define GROW_TRIES 40
+#define STORE_MMAP_THRESHOLD (4 * DFM_CHUNK_SIZE)
+#define STORE_HEAP_KEEP ((size_t)512 << 20)
+#define POPULATE_MIN (4 * DFM_CHUNK_SIZE)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 enum table { T_CHUNKS, T_META, T_ACTIONS, T_RECORDS, T_LOGS, T_MEMO, T_COUNT };
 
@@ -460,15 +477,26 @@ open_env(struct dfm_store *s, size_t mapsize)
 	return rc;
 }
 
+static void
+keep_chunk_blocks(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, (int)STORE_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, (int)STORE_HEAP_KEEP);
+#endif
+}
+
 int
 dfm_store_open(const char *dir, struct dfm_store **out)
 {
+	static pthread_once_t tuned = PTHREAD_ONCE_INIT;
 	struct dfm_store *s = NULL;
 	const char *fs, *text;
 	size_t mapsize;
 	int rc;
 
 	*out = NULL;
+	pthread_once(&tuned, keep_chunk_blocks);
 	if (env_mapsize(&text, &mapsize))
 		return fail(EINVAL, "DFMAKE_MAPSIZE '%s' is not a byte count of 64 KiB or more",
 			    text);
@@ -626,6 +654,20 @@ read_chunks(struct dfm_store *s, MDB_txn *txn, const struct dfm_digest *d,
 	return rc;
 }
 
+/* Maps all of a large new buffer's pages in one call: faulting them in one
+ * by one while copying costs a trap per page, which on a virtual machine is
+ * a large part of reading an artifact.  Only an optimisation, so kernels
+ * without MADV_POPULATE_WRITE (before Linux 5.14) just fault as usual. */
+static void
+populate(void *buf, size_t size)
+{
+	uintptr_t lo = ((uintptr_t)buf + 4095) & ~(uintptr_t)4095;
+	uintptr_t hi = ((uintptr_t)buf + size) & ~(uintptr_t)4095;
+
+	if (size >= POPULATE_MIN && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
 struct get_arg {
 	const struct dfm_digest *digest;
 	uint8_t *data;
@@ -650,6 +692,7 @@ get_step(struct dfm_store *s, MDB_txn *txn, void *arg)
 	a->data = aligned_alloc(64, cap ? cap : 64);
 	if (!a->data)
 		return DFM_ERR_NOMEM;
+	populate(a->data, cap);
 	a->size = (size_t)size;
 	return read_chunks(s, txn, a->digest, size, a->data);
 }
