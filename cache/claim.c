@@ -98,12 +98,25 @@ lock_fd(int fd, int wait)
 	return rc == 0 ? 0 : errno == EWOULDBLOCK ? DFM_ERR_BUSY : errno;
 }
 
+/* Opens the lock file, creating it when missing.  A file another user
+ * left without write permission for us can still be locked read-only:
+ * flock needs no write access, only the holder text is then not updated. */
+static int
+open_lock_file(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
 /* Opens and locks path until the lock is on the file the path names. */
 static int
 lock_path(const char *path, int wait, int *out, const char **holder)
 {
 	for (;;) {
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		int fd = open_lock_file(path);
 		int rc;
 
 		if (fd < 0)

@@ -32,13 +32,24 @@
  *
  * Reads hash while copying, in blocks that stay in the cache, into one
  * aligned buffer; writes reserve each chunk's space in LMDB (MDB_RESERVE)
- * and copy the bytes once. */
+ * and copy the bytes once.
+ *
+ * Memory.  LMDB keeps a write transaction's pages in malloc'd blocks, one
+ * of just over DFM_CHUNK_SIZE per chunk, until the commit writes them out.
+ * glibc serves blocks that size with fresh mappings and unmaps them on
+ * free, so every commit would fault in new zeroed pages for all it writes;
+ * on a virtual machine that is most of a large commit's time.  The store
+ * therefore raises glibc's mmap threshold above a chunk and lets the heap
+ * keep up to STORE_HEAP_KEEP bytes free between commits. */
 #include <errno.h>
 #include <lmdb.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -49,6 +60,13 @@
 #define MAX_READERS 1022
 #define HASH_BLOCK ((size_t)64 << 10)
 #define GROW_TRIES 40
+#define STORE_MMAP_THRESHOLD (4 * DFM_CHUNK_SIZE)
+#define STORE_HEAP_KEEP ((size_t)512 << 20)
+#define POPULATE_MIN (4 * DFM_CHUNK_SIZE)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 enum table { T_CHUNKS, T_META, T_ACTIONS, T_RECORDS, T_LOGS, T_MEMO, T_COUNT };
 
@@ -69,26 +87,32 @@ static _Thread_local char errmsg[512];
 /* A step run inside a transaction; returns 0, an LMDB code or one of ours. */
 typedef int (*txn_fn)(struct dfm_store *s, MDB_txn *txn, void *arg);
 
-static int
-fail(int err, const char *fmt, const char *subject)
+/* Keeps "what failed: why" for dfm_store_errmsg and returns err. */
+__attribute__((format(printf, 2, 3))) static int
+fail(int err, const char *fmt, ...)
 {
 	char what[300];
+	va_list ap;
 
-	snprintf(what, sizeof what, fmt, subject);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
 	snprintf(errmsg, sizeof errmsg, "%s: %s", what, dfm_strerror(err));
 	return err;
 }
 
-/* Maps an LMDB result to the error scheme, keeping the text for messages. */
+/* Maps a transaction's result to the error scheme: LMDB's own codes become
+ * DFM_ERR_STORE (its text is kept for messages), errno values pass. */
 static int
 lmdb_result(struct dfm_store *s, int rc)
 {
-	if (rc == 0 || (rc >= DFM_ERR_FIRST && rc < DFM_ERR_LAST))
-		return rc;
 	if (rc == MDB_NOTFOUND)
-		return DFM_ERR_NOTFOUND;
-	fail(rc, "cache '%s'", s->dir);
-	return rc > 0 ? rc : DFM_ERR_STORE;
+		rc = DFM_ERR_NOTFOUND;
+	if (rc)
+		fail(rc, "cache '%s'", s->dir);
+	if (rc == 0 || rc > 0 || (rc >= DFM_ERR_FIRST && rc < DFM_ERR_LAST))
+		return rc;
+	return DFM_ERR_STORE;
 }
 
 const char *
@@ -205,16 +229,19 @@ current_mapsize(struct dfm_store *s)
 }
 
 /* Grows the map after MDB_MAP_FULL, unless another thread already did
- * since seen was read: at least doubles it, and leaves room for need. */
+ * since seen was read: at least doubles it, and leaves room for need.
+ * First clears reader slots of dead processes: the pages they pinned become
+ * free again, which may be all the room the transaction lacked. */
 static int
 grow_map(struct dfm_store *s, size_t seen, size_t need)
 {
 	size_t cur, want;
-	int rc = 0;
+	int rc = 0, dead = 0;
 
 	pthread_rwlock_wrlock(&s->map_lock);
 	cur = current_mapsize(s);
-	if (cur == seen) {
+	mdb_reader_check(s->env, &dead);
+	if (cur == seen && dead == 0) {
 		want = cur + need + need / 8 + ((size_t)1 << 20);
 		if (want < 2 * cur)
 			want = 2 * cur;
@@ -301,9 +328,12 @@ write_txn(struct dfm_store *s, size_t need, txn_fn fn, void *arg)
 static int
 make_dirs(const char *dir)
 {
-	char *path = strdup(dir);
+	char *path;
 	int rc = 0;
 
+	if (!*dir)
+		return ENOENT;
+	path = strdup(dir);
 	if (!path)
 		return DFM_ERR_NOMEM;
 	for (char *p = path + 1; *p && rc == 0; p++) {
@@ -447,15 +477,26 @@ open_env(struct dfm_store *s, size_t mapsize)
 	return rc;
 }
 
+static void
+keep_chunk_blocks(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, (int)STORE_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, (int)STORE_HEAP_KEEP);
+#endif
+}
+
 int
 dfm_store_open(const char *dir, struct dfm_store **out)
 {
+	static pthread_once_t tuned = PTHREAD_ONCE_INIT;
 	struct dfm_store *s = NULL;
 	const char *fs, *text;
 	size_t mapsize;
 	int rc;
 
 	*out = NULL;
+	pthread_once(&tuned, keep_chunk_blocks);
 	if (env_mapsize(&text, &mapsize))
 		return fail(EINVAL, "DFMAKE_MAPSIZE '%s' is not a byte count of 64 KiB or more",
 			    text);
@@ -613,6 +654,20 @@ read_chunks(struct dfm_store *s, MDB_txn *txn, const struct dfm_digest *d,
 	return rc;
 }
 
+/* Maps all of a large new buffer's pages in one call: faulting them in one
+ * by one while copying costs a trap per page, which on a virtual machine is
+ * a large part of reading an artifact.  Only an optimisation, so kernels
+ * without MADV_POPULATE_WRITE (before Linux 5.14) just fault as usual. */
+static void
+populate(void *buf, size_t size)
+{
+	uintptr_t lo = ((uintptr_t)buf + 4095) & ~(uintptr_t)4095;
+	uintptr_t hi = ((uintptr_t)buf + size) & ~(uintptr_t)4095;
+
+	if (size >= POPULATE_MIN && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
 struct get_arg {
 	const struct dfm_digest *digest;
 	uint8_t *data;
@@ -637,6 +692,7 @@ get_step(struct dfm_store *s, MDB_txn *txn, void *arg)
 	a->data = aligned_alloc(64, cap ? cap : 64);
 	if (!a->data)
 		return DFM_ERR_NOMEM;
+	populate(a->data, cap);
 	a->size = (size_t)size;
 	return read_chunks(s, txn, a->digest, size, a->data);
 }
@@ -678,9 +734,9 @@ dfm_store_get(struct dfm_store *s, const struct dfm_digest *digest,
 	if (rc != DFM_ERR_CORRUPT)
 		return rc;
 	write_txn(s, 0, drop_corrupt_step, (void *)digest);
-	fail(DFM_ERR_CORRUPT, "cache '%s': artifact dropped", s->dir);
-	snprintf(errmsg + strlen(errmsg), sizeof errmsg - strlen(errmsg), " (%s)",
-		 dfm_digest_hex(digest, hex));
+	snprintf(errmsg, sizeof errmsg,
+		 "artifact %s in cache '%s' was dropped: %s",
+		 dfm_digest_hex(digest, hex), s->dir, dfm_strerror(DFM_ERR_CORRUPT));
 	return DFM_ERR_CORRUPT;
 }
 

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -219,6 +220,7 @@ TEST(store_commit_actions_records_logs)
 		{"metrics", "{\"is\":7.5}", 10},
 	};
 	struct dfm_action *a = NULL;
+	uint64_t art, file1, file2;
 	char *text = NULL;
 	void *got = NULL;
 	size_t size;
@@ -251,8 +253,13 @@ TEST(store_commit_actions_records_logs)
 	CHECK_INT(dfm_store_record(s, &other, &text), DFM_ERR_NOTFOUND);
 	CHECK(text == NULL);
 
-	/* a second instance shares one output and has no record or log */
+	/* a second instance shares outputs (their chunks are not written again)
+	 * and has no record or log */
 	other = key_of("evaluate/seed=1");
+	CHECK_INT(dfm_store_usage(s, &art, &file1), 0);
+	CHECK_INT(dfm_store_commit(s, &other, 1, &outs[0], &dig[0], NULL, NULL), 0);
+	CHECK_INT(dfm_store_usage(s, &art, &file2), 0);
+	CHECK(file2 < file1 + 64 * 1024);
 	CHECK_INT(dfm_store_commit(s, &other, 1, &outs[2], &dig[2], NULL, NULL), 0);
 	CHECK_INT(dfm_store_each_action(s, count_action, &n), 0);
 	CHECK_INT(n, 4);
@@ -351,7 +358,7 @@ TEST(store_detects_corruption_on_disk)
 	CHECK_INT(dfm_store_stat(s, &d, &size), 0);
 	CHECK_INT(dfm_store_get(s, &d, &got, &size), DFM_ERR_CORRUPT);
 	CHECK(got == NULL);
-	CHECK(strstr(dfm_store_errmsg(s), "dropped") != NULL);
+	CHECK(strstr(dfm_store_errmsg(s), "was dropped") != NULL);
 	CHECK_INT(dfm_store_stat(s, &d, &size), DFM_ERR_NOTFOUND);
 	CHECK_INT(dfm_store_action(s, &key, &a), DFM_ERR_NOTFOUND);
 
@@ -388,17 +395,32 @@ TEST(store_grows_the_map)
 	free(data);
 }
 
-/* Another process grows the map; this one must read and write past its own
- * old map (LMDB's MDB_MAP_RESIZED). */
+/* Puts data as an artifact from a child process; nonzero when that failed. */
+static int
+put_elsewhere(const uint8_t *data, size_t n)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	if (pid == 0) {
+		struct dfm_store *c = NULL;
+		struct dfm_digest d;
+
+		_exit(dfm_store_open(cache_path(), &c) || dfm_store_put(c, data, n, &d));
+	}
+	waitpid(pid, &status, 0);
+	return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
+/* Other processes grow the map; this one must then write and read past its
+ * own old map (LMDB's MDB_MAP_RESIZED, in write and in read transactions). */
 TEST(store_follows_map_grown_elsewhere)
 {
 	struct dfm_store *s;
 	size_t n = 8u << 20, size;
-	uint8_t *data = bytes(n, 61);
+	uint8_t *data = bytes(2 * n, 61);
 	struct dfm_digest d = dfm_digest_of(data, n), d2;
 	void *got = NULL;
-	pid_t pid;
-	int status = -1;
 
 	setenv("DFMAKE_MAPSIZE", "1048576", 1);
 	s = open_cache();
@@ -406,14 +428,9 @@ TEST(store_follows_map_grown_elsewhere)
 	if (!s)
 		goto out;
 	CHECK_INT(dfm_store_put(s, "small", 5, &d2), 0);
-	pid = fork();
-	if (pid == 0) {
-		struct dfm_store *c = NULL;
-
-		_exit(dfm_store_open(cache_path(), &c) || dfm_store_put(c, data, n, &d2));
-	}
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_INT(put_elsewhere(data, n), 0);
+	CHECK_INT(dfm_store_memo_put(s, "k", 1, "v", 1), 0);
+	CHECK_INT(put_elsewhere(data + 1, 2 * n - 1), 0);
 	CHECK_INT(dfm_store_get(s, &d, &got, &size), 0);
 	CHECK(got && size == n && memcmp(got, data, n) == 0);
 	free(got);
@@ -752,4 +769,54 @@ TEST(store_concurrent_writers)
 		free(rec);
 	}
 	dfm_store_close(s);
+}
+
+enum { THREADS = 4 };
+
+struct thread_arg {
+	struct dfm_store *s;
+	int id, ok;
+};
+
+static void *
+thread_work(void *p)
+{
+	struct thread_arg *t = p;
+
+	t->ok = 1;
+	for (int i = 0; i < 3; i++)
+		t->ok &= roundtrip(t->s, 2 * DFM_CHUNK_SIZE + (size_t)i, (uint64_t)(t->id * 10 + i));
+	return NULL;
+}
+
+/* Threads share one store while its map grows under them; a fresh cache
+ * each round, so that the map grows from 1 MiB several times a round. */
+TEST(store_threads_share_a_growing_map)
+{
+	struct thread_arg t[THREADS];
+	pthread_t tid[THREADS];
+	char dir[500];
+
+	setenv("DFMAKE_MAPSIZE", "1048576", 1);
+	for (int round = 0; round < 8; round++) {
+		struct dfm_store *s = NULL;
+		struct seen w = {0};
+
+		snprintf(dir, sizeof dir, "%s/round%d", cache_path(), round);
+		CHECK_INT(dfm_store_open(dir, &s), 0);
+		if (!s)
+			break;
+		for (int i = 0; i < THREADS; i++) {
+			t[i] = (struct thread_arg){s, i, 0};
+			CHECK_INT(pthread_create(&tid[i], NULL, thread_work, &t[i]), 0);
+		}
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(tid[i], NULL);
+			CHECK(t[i].ok);
+		}
+		CHECK_INT(dfm_store_each(s, count_artifact, &w), 0);
+		CHECK_INT(w.n, 3 * THREADS);
+		dfm_store_close(s);
+	}
+	unsetenv("DFMAKE_MAPSIZE");
 }
