@@ -4,7 +4,8 @@
 #include "stages/stage.h"
 
 /* One line per kind; each is defined in the file named after it. */
-#define KINDS(X)
+#define KINDS(X) \
+	X(dfm_kind_ingest)
 
 #define DECLARE(sym) extern const struct dfm_kind sym;
 KINDS(DECLARE)
