@@ -14,8 +14,7 @@ digits_files(struct dfm_ingest *in)
 	return dfm_ingest_source(in, in->path);
 }
 
-/* Parses one line of 65 integers; ink is drawn dark on white, as in the
- * other sources. */
+/* Parses one line of 65 integers.  Ink stays bright on black, as in MNIST. */
 static int
 parse_line(char *s, uint8_t *pix, int *label)
 {
@@ -26,7 +25,7 @@ parse_line(char *s, uint8_t *pix, int *label)
 		if (end == s || v < 0 || v > 16 || (i < PIXELS && *end != ','))
 			return -1;
 		if (i < PIXELS)
-			pix[i] = (uint8_t)(255 - (v * 255 + 8) / 16);
+			pix[i] = (uint8_t)((v * 255 + 8) / 16);
 		else
 			*label = (int)v;
 		s = end + 1;
