@@ -111,7 +111,7 @@ static const char *
 prefix_of(struct dfm_ingest *in, int part)
 {
 	if (strcmp(in->split, "all") == 0)
-		return part == 0 ? "train" : "t10k";
+		return part == 0 ? "train" : part == 1 ? "t10k" : NULL;
 	if (part > 0)
 		return NULL;
 	return strcmp(in->split, "test") == 0 ? "t10k" : "train";

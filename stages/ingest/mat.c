@@ -212,18 +212,29 @@ out:
 
 /* Stanford Cars */
 
+/* A MATLAB char array as a C string: MATLAB itself stores UTF-16, other
+ * writers bytes; characters past ASCII become '?'. */
 static char *
 mat_string(matvar_t *v)
 {
-	size_t n;
+	size_t n, wide;
 	char *s;
 
-	if (!v || v->class_type != MAT_C_CHAR || !v->data || v->data_type != MAT_T_UINT8)
+	if (!v || v->class_type != MAT_C_CHAR || !v->data)
 		return NULL;
-	n = v->nbytes;
+	wide = v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16;
+	if (!wide && v->data_type != MAT_T_UINT8 && v->data_type != MAT_T_UTF8 &&
+	    v->data_type != MAT_T_INT8)
+		return NULL;
+	n = wide ? v->nbytes / 2 : v->nbytes;
 	if (!(s = malloc(n + 1)))
 		return NULL;
-	memcpy(s, v->data, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned ch = wide ? ((const uint16_t *)v->data)[i] :
+				     ((const uint8_t *)v->data)[i];
+
+		s[i] = ch && ch < 128 ? (char)ch : '?';
+	}
 	s[n] = '\0';
 	return s;
 }
