@@ -4,7 +4,11 @@
 #include "stages/stage.h"
 
 /* One line per kind; each is defined in the file named after it. */
-#define KINDS(X)
+#define KINDS(X) \
+	X(dfm_kind_ingest) \
+	X(dfm_kind_resize) \
+	X(dfm_kind_subsample) \
+	X(dfm_kind_export)
 
 #define DECLARE(sym) extern const struct dfm_kind sym;
 KINDS(DECLARE)
