@@ -4,7 +4,11 @@
 #include "stages/stage.h"
 
 /* One line per kind; each is defined in the file named after it. */
-#define KINDS(X)
+#define KINDS(X) \
+	X(dfm_kind_fid) \
+	X(dfm_kind_inception_score) \
+	X(dfm_kind_ms_ssim) \
+	X(dfm_kind_rank_outer)
 
 #define DECLARE(sym) extern const struct dfm_kind sym;
 KINDS(DECLARE)
