@@ -93,7 +93,7 @@ geom_layout(struct ms_geom *g)
 
 	g->npix = g->nmap = 0;
 	for (int s = 0; s < g->nscales; s++) {
-		size_t need = (size_t)g->w[s] + (size_t)g->h[s] * (size_t)g->ow[s];
+		size_t need = (size_t)g->w[s] + (size_t)(g->h[s] + 1) * (size_t)g->ow[s];
 
 		g->pix_off[s] = g->npix;
 		g->map_off[s] = g->nmap;
@@ -300,25 +300,64 @@ out:
 
 /* The pair kernel */
 
+/* Window sums out[q] = sum_k w[k] in[k * kstride + q] for n consecutive
+ * outputs.  A multiply-add waits for the one before it on the same
+ * accumulator, so outputs are computed eight (or four) at a time on
+ * independent accumulators; the last block overlaps the one before it
+ * rather than falling back to one output at a time. */
+#define MS_TAPS_BLOCK(B)                                                        \
+	static inline __attribute__((always_inline)) void                       \
+	taps##B(const ms_vec *in, size_t kstride, const float *w, int taps,     \
+		ms_vec *out)                                                    \
+	{                                                                       \
+		ms_vec acc[B] = {0};                                            \
+                                                                                \
+		for (int k = 0; k < taps; k++, in += kstride)                   \
+			_Pragma("GCC unroll 8")                                 \
+			for (int i = 0; i < B; i++)                             \
+				acc[i] += w[k] * in[i];                         \
+		_Pragma("GCC unroll 8")                                         \
+		for (int i = 0; i < B; i++)                                     \
+			out[i] = acc[i];                                        \
+	}
+MS_TAPS_BLOCK(8)
+MS_TAPS_BLOCK(4)
+MS_TAPS_BLOCK(1)
+
+static inline __attribute__((always_inline)) void
+filter_line(const ms_vec *in, size_t kstride, const float *w, int taps, int n,
+	    ms_vec *out)
+{
+	int q = 0;
+
+	if (n >= 8) {
+		for (; q + 8 <= n; q += 8)
+			taps8(in + q, kstride, w, taps, out + q);
+		if (q < n)
+			taps8(in + n - 8, kstride, w, taps, out + n - 8);
+		return;
+	}
+	if (n >= 4) {
+		taps4(in, kstride, w, taps, out);
+		taps4(in + n - 4, kstride, w, taps, out + n - 4);
+		return;
+	}
+	for (; q < n; q++)
+		taps1(in + q, kstride, w, taps, out + q);
+}
+
 /* Horizontal pass of the cross term: for every row, the window applied to
  * x * y, with x broadcast and y one image per lane. */
 static inline __attribute__((always_inline)) void
 cross_rows(const struct ms_geom *g, int s, const float *x, const ms_vec *y, ms_vec *buf)
 {
-	int h = g->h[s], w = g->w[s], ow = g->ow[s], tw = g->tw[s];
-	const float *wh = g->wh[s];
+	int h = g->h[s], w = g->w[s], ow = g->ow[s];
 	ms_vec *prod = buf, *rows = buf + w;
 
 	for (int r = 0; r < h; r++) {
 		for (int q = 0; q < w; q++)
 			prod[q] = x[r * w + q] * y[r * w + q];
-		for (int q = 0; q < ow; q++) {
-			ms_vec acc = wh[0] * prod[q];
-
-			for (int k = 1; k < tw; k++)
-				acc += wh[k] * prod[q + k];
-			rows[r * ow + q] = acc;
-		}
+		filter_line(prod, 1, g->wh[s], g->tw[s], ow, rows + r * ow);
 	}
 }
 
@@ -336,25 +375,22 @@ struct ms_stats_y {
 /* Vertical pass, then the mean over window positions of c*s and, at the
  * coarsest scale, of l*c*s, per lane. */
 static inline __attribute__((always_inline)) void
-cross_means(const struct ms_geom *g, int s, const ms_vec *rows,
+cross_means(const struct ms_geom *g, int s, const ms_vec *rows, ms_vec *exy,
 	    const struct ms_stats_x *sx, const struct ms_stats_y *sy, double *out)
 {
-	int oh = g->oh[s], ow = g->ow[s], th = g->th[s], last = s == g->nscales - 1;
-	const float *wv = g->wv[s];
+	int oh = g->oh[s], ow = g->ow[s], last = s == g->nscales - 1;
 	float c1 = (float)g->c1, c2 = (float)g->c2;
 	ms_dvec total = {0};
 
 	for (int a = 0; a < oh; a++) {
 		ms_vec sum = {0};
 
+		filter_line(rows + a * ow, (size_t)ow, g->wv[s], g->th[s], ow, exy);
 		for (int q = 0; q < ow; q++) {
 			int p = a * ow + q;
-			ms_vec exy = wv[0] * rows[p], sxy, cs;
+			ms_vec sxy = exy[q] - sx->mu[p] * sy->mu[p];
+			ms_vec cs = (2 * sxy + c2) / (sx->var[p] + sy->var[p] + c2);
 
-			for (int k = 1; k < th; k++)
-				exy += wv[k] * rows[(a + k) * ow + q];
-			sxy = exy - sx->mu[p] * sy->mu[p];
-			cs = (2 * sxy + c2) / (sx->var[p] + sy->var[p] + c2);
 			if (last) {
 				ms_vec mx = sx->mu[p] + sx->offset + (ms_vec){0};
 				ms_vec my = sy->mu[p] + sy->offset;
@@ -393,7 +429,8 @@ pair_block(const struct ms_geom *g, const float *x, const float *group, ms_vec *
 			struct ms_stats_y sy = {yc + m, yc + v, yoff[c]};
 
 			cross_rows(g, s, xc + g->pix_off[s], yc + g->pix_off[s], buf);
-			cross_means(g, s, buf + g->w[s], &sx, &sy, mean);
+			cross_means(g, s, buf + g->w[s], buf + g->w[s] + g->h[s] * g->ow[s],
+				    &sx, &sy, mean);
 			for (int l = 0; l < MS_LANES; l++) {
 				if (mean[l] <= 0)
 					zero[l] = 1;
