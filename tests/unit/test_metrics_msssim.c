@@ -261,6 +261,15 @@ TEST(metrics_msssim_sampled)
 	CHECK(ci && json_object_get_double(json_object_array_get_idx(ci, 1)) > exact);
 	json_object_put(res);
 	dfm_run_free(r);
+
+	params[1] = "within-classes=true";
+	exact = mf_number(mf_reference(), "ms_rgb32", "shrink", "within_mean");
+	CHECK_INT(run_ms(data, size, 2, params, &r), 0);
+	res = mf_output_json(r, "result");
+	se = mf_number(res, "std_error", NULL, NULL);
+	CHECK(se > 0 && fabs(mf_number(res, "mean", NULL, NULL) - exact) < 4 * se);
+	json_object_put(res);
+	dfm_run_free(r);
 	free(data);
 }
 
