@@ -464,6 +464,8 @@ read_dataset(struct dfm_run *r, int need_labels, struct ms_data *d)
 	char err[200];
 
 	memset(d, 0, sizeof *d);
+	if (!b)
+		return dfm_fail(r, "input 'data' is empty");
 	d->input = b->name ? b->name : "data";
 	if (dfm_st_open(b->data, b->size, &d->st, err, sizeof err))
 		return dfm_fail(r, "input '%s': not a safetensors artifact: %s", d->input, err);
@@ -474,7 +476,7 @@ read_dataset(struct dfm_run *r, int need_labels, struct ms_data *d)
 	if (t->shape[0] < 2)
 		return dfm_fail(r, "input '%s' has %lld images; a mean over pairs needs "
 				"at least 2", d->input, (long long)t->shape[0]);
-	if (t->shape[1] > 65536 || t->shape[2] > 65536 || t->shape[3] < 1 || t->shape[3] > 4)
+	if (t->shape[1] > 8192 || t->shape[2] > 8192 || t->shape[3] < 1 || t->shape[3] > 4)
 		return dfm_fail(r, "input '%s': images of %lld x %lld x %lld are not "
 				"supported", d->input, (long long)t->shape[1],
 				(long long)t->shape[2], (long long)t->shape[3]);
@@ -503,15 +505,14 @@ struct ms_order {
 	int64_t rows_pairs;     /* unordered pairs i < j allowed */
 };
 
-static const int32_t *sort_labels;
-
 static int
-by_label(const void *pa, const void *pb)
+by_label(const void *pa, const void *pb, void *labels)
 {
 	int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+	const int32_t *lab = labels;
 
-	if (sort_labels[a] != sort_labels[b])
-		return sort_labels[a] < sort_labels[b] ? -1 : 1;
+	if (lab[a] != lab[b])
+		return lab[a] < lab[b] ? -1 : 1;
 	return (a > b) - (a < b);
 }
 
@@ -529,8 +530,8 @@ order_init(const struct ms_data *d, int within, struct ms_order *o)
 		o->end[i] = n;
 	}
 	if (within) {
-		sort_labels = d->labels;
-		qsort(o->order, (size_t)n, sizeof *o->order, by_label);
+		qsort_r(o->order, (size_t)n, sizeof *o->order, by_label,
+			(void *)d->labels);
 		for (int64_t i = n - 1; i >= 0; i--)
 			if (i + 1 < n && d->labels[o->order[i]] == d->labels[o->order[i + 1]])
 				o->end[i] = o->end[i + 1];

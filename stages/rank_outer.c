@@ -61,23 +61,21 @@ name_from_blob(const char *blob, const char *key)
 static int
 names_from_param(struct dfm_run *r, struct rank_table *t)
 {
-	const char *s = dfm_str(r, "names");
-	size_t i = 0;
+	const char *p = dfm_str(r, "names");
+	size_t count = 1;
 
-	for (const char *p = s; i <= t->n; i++) {
+	for (const char *c = p; *c; c++)
+		count += *c == ',';
+	if (count != t->n)
+		return dfm_fail(r, "parameter 'names' lists %zu names for %zu candidates",
+				count, t->n);
+	for (size_t i = 0; i < t->n; i++) {
 		size_t len = strcspn(p, ",");
 
-		if (i < t->n && !(t->rows[i].name = trimmed(p, len)))
+		if (!(t->rows[i].name = trimmed(p, len)))
 			return dfm_fail(r, "out of memory");
-		if (!p[len]) {
-			i++;
-			break;
-		}
-		p += len + 1;
+		p += len + (p[len] == ',');
 	}
-	if (i != t->n)
-		return dfm_fail(r, "parameter 'names' lists %zu names for %zu candidates",
-				i, t->n);
 	return 0;
 }
 
