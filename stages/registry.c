@@ -8,7 +8,11 @@
 	X(dfm_kind_ingest) \
 	X(dfm_kind_resize) \
 	X(dfm_kind_subsample) \
-	X(dfm_kind_export)
+	X(dfm_kind_export) \
+	X(dfm_kind_fid) \
+	X(dfm_kind_inception_score) \
+	X(dfm_kind_ms_ssim) \
+	X(dfm_kind_rank_outer)
 
 #define DECLARE(sym) extern const struct dfm_kind sym;
 KINDS(DECLARE)
