@@ -16,13 +16,16 @@ python3-torch valgrind git"
 PKGS="$PKGS snakemake hyperfine"
 # Offline data sources.
 PKGS="$PKGS dataset-fashion-mnist python3-sklearn python3-skimage openclipart-png
-fonts-dejavu-core fonts-liberation nodejs npm"
+fonts-dejavu-core fonts-liberation"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
 		missing="$missing $p"
 done
+# Node.js may come from elsewhere than Debian (with npm bundled): ask for
+# Debian's only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -1,9 +1,12 @@
 # Shared helpers for benchmark scripts.
 
+# Debian's Python, which has numpy, scipy, torch and Pillow.
+PY=/usr/bin/python3
+
 # median_ms RUNS CMD...: runs CMD RUNS times (output discarded) and prints the
 # median wall time in milliseconds.
 median_ms() {
-	python3 - "$@" <<'P'
+	$PY - "$@" <<'P'
 import subprocess, sys, time, statistics
 runs, cmd = int(sys.argv[1]), sys.argv[2:]
 times = []
@@ -17,5 +20,5 @@ P
 
 # ratio A B: B / A with two decimals (peer time over dfmake time).
 ratio() {
-	python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) / float(sys.argv[1])))" "$1" "$2"
+	$PY -c "import sys; print('%.2f' % (float(sys.argv[2]) / float(sys.argv[1])))" "$1" "$2"
 }

@@ -6,7 +6,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/dfm-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 
-python3 - <<'P'
+$PY - <<'P'
 n = 10
 ax = ", ".join(str(k) for k in range(n))
 r = ["vars:", f"  i: [{ax}]", f"  j: [{ax}]", "stages:"]
@@ -18,7 +18,7 @@ for k in range(n):
         r += ["    inputs:", f"      in: s{k - 1}.out"]
     inp = f'input: "s{k - 1}/{{i}}_{{j}}.txt"\n    ' if k else ""
     s.append(f'rule s{k}:\n    {inp}output: "s{k}/{{i}}_{{j}}.txt"\n'
-             f'    run:\n        open(output[0], "w").write("s{k} " + wildcards.i + " " + wildcards.j)\n')
+             f'    shell: "echo s{k} {{wildcards.i}} {{wildcards.j}} > {{output}}"\n')
 s.insert(0, "rule all:\n    input: expand('s%d/{i}_{j}.txt', i=range(%d), j=range(%d))\n" % (n - 1, n, n))
 open("dfmake.yaml", "w").write("\n".join(r) + "\n")
 open("Snakefile", "w").write("\n".join(s))

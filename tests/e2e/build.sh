@@ -61,11 +61,11 @@ check "a stage name builds all its instances" $D src
 check_grep "the other two ran" '^dfmake: 2 ran, 1 cached, 0 failed$' .out
 
 # The lock file: stable, sorted, complete.
-check "the lock file is JSON" python3 -c "import json; json.load(open('dfmake.lock'))"
-check_eq "lock instances are sorted" "$(python3 -c "
+check "the lock file is JSON" $PY -c "import json; json.load(open('dfmake.lock'))"
+check_eq "lock instances are sorted" "$($PY -c "
 import json; i = list(json.load(open('dfmake.lock'))['instances'])
 print(i == sorted(i), len(i))")" "True 7"
-check "the lock records params, digests and the record" python3 -c "
+check "the lock records params, digests and the record" $PY -c "
 import json
 e = json.load(open('dfmake.lock'))['instances']['mid[w=beta]']
 assert e['params']['text'] == 'middle beta', e['params']
@@ -79,7 +79,7 @@ check "a build after the source change" $D tables
 cp dfmake.lock lock1
 check "a no-op build" $D tables
 check_grep "a no-op build runs nothing" '^dfmake: 0 ran, 7 cached, 0 failed$' .out
-check "a no-op build leaves the lock as it was" python3 -c "
+check "a no-op build leaves the lock as it was" $PY -c "
 import json
 a = json.load(open('lock1'))['instances']; b = json.load(open('dfmake.lock'))['instances']
 assert a == b"
@@ -98,7 +98,7 @@ check_grep "--cache reuses the shared cache" '^dfmake: 0 ran, 7 cached' .out
 git init -q repo && cp dfmake.yaml repo/ && (cd repo && git add dfmake.yaml &&
 	git -c user.name=t -c user.email=t@t commit -qm init)
 check "a build inside a git work tree" $D -C repo tables
-check "the record holds the commit and a clean state" python3 -c "
+check "the record holds the commit and a clean state" $PY -c "
 import json, subprocess
 head = subprocess.check_output(['git', '-C', 'repo', 'rev-parse', 'HEAD'], text=True).strip()
 r = json.load(open('repo/dfmake.lock'))['instances']['all']['record']

@@ -66,6 +66,6 @@ sleep 0.3
 kill -9 $pid
 wait $pid 2>/dev/null
 check "a build after a killed one completes" $D -j2
-check_eq "its lock lists every instance" "$(python3 -c "
+check_eq "its lock lists every instance" "$($PY -c "
 import json; print(len(json.load(open('dfmake.lock'))['instances']))")" 21
 finish

@@ -23,7 +23,7 @@ R
 
 # flip FILE PATTERN: changes one byte inside the first match of PATTERN.
 flip() {
-	python3 - "$1" "$2" <<'P'
+	$PY - "$1" "$2" <<'P'
 import sys
 path, pat = sys.argv[1], sys.argv[2].encode()
 data = bytearray(open(path, 'rb').read())
@@ -58,7 +58,7 @@ check_eq "the producer and the consumer ran" "$(sort runs.txt | tr '\n' ' ')" "f
 check_grep "the summary counts both runs" '^dfmake: 2 ran, 0 cached, 0 failed$' .out
 check "audit is clean afterwards" $D audit
 check_fails "audit of a damaged cache fails" sh -c "
-	python3 -c \"
+	$PY -c \"
 import sys
 p = '.dfmake/data.mdb'; d = bytearray(open(p, 'rb').read()); i = d.find(b'second again')
 d[i + 5000] ^= 1; open(p, 'r+b').write(d)\"

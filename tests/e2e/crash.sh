@@ -44,7 +44,7 @@ check_fails "without -k the build stops at the first failure" $D -j1
 check_grep "and reports it" 'failed|crashed' .out
 check "the good instances are cached" $D -k 'after[mode=none]' solo
 check_grep "nothing good ran twice" '^dfmake: 0 ran, 3 cached, 0 failed$' .out
-check "the lock leaves out failed instances" python3 -c "
+check "the lock leaves out failed instances" $PY -c "
 import json
 i = json.load(open('dfmake.lock'))['instances']
 assert 's[mode=error]' not in i and 's[mode=none]' in i, list(i)"
@@ -99,7 +99,7 @@ for salt in 3 11 24; do
 	DFMAKE_CACHE=clean-$salt $D -q -j2 >/dev/null 2>&1 || bad "clean build of trial $salt"
 	mv dfmake.lock clean.lock
 	check "the build of trial $salt after the kills completes" $D -j2
-	check "trial $salt gives the clean build's outputs" python3 -c "
+	check "trial $salt gives the clean build's outputs" $PY -c "
 import json
 a = json.load(open('clean.lock'))['instances']; b = json.load(open('dfmake.lock'))['instances']
 assert a.keys() == b.keys()

@@ -7,6 +7,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/dfm-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 npass=0 nfail=0 nskip=0
+# Debian's Python, which has numpy, torch and Pillow.
+PY=/usr/bin/python3
 
 ok() { echo "ok   $1"; npass=$((npass + 1)); }
 bad() { echo "FAIL $1"; nfail=$((nfail + 1)); }
