@@ -360,7 +360,7 @@ backward_data(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, struct dfm_nn
 {
 	int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
 	const dnnl_memory_desc_t *mds[3] = {&p->dst_md, &p->wei_bwd.to, &p->src_md};
-	void *ptrs[3] = {dy->data, p->wei_bwd_buf, NULL};
+	void *ptrs[3];
 	int err = 0;
 
 	if (!p->bwd_data)
@@ -369,6 +369,8 @@ backward_data(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, struct dfm_nn
 		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
 	if (!err)
 		err = reorder_run(ctx, &p->wei_bwd, effective_weight(c), p->wei_bwd_buf);
+	ptrs[0] = dy->data;
+	ptrs[1] = p->wei_bwd_buf;
 	ptrs[2] = dx->data;
 	if (!err)
 		err = run(ctx, p->bwd_data, 3, k, mds, ptrs, "convolution backward data");
