@@ -413,7 +413,7 @@ dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	err = plan_for(ctx, c, x, &p);
 	if (!err && dx)
 		err = backward_data(ctx, c, p, dy, dx);
-	if (!err)
+	if (!err && !c->frozen)
 		err = backward_weights(ctx, c, p, x, dy);
 	return err;
 }

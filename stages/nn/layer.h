@@ -61,6 +61,9 @@ int dfm_nn_sn_init(struct dfm_nn_sn *sn, int rows, int cols, uint64_t seed, cons
 
 void dfm_nn_sn_free(struct dfm_nn_sn *sn);
 
+/* Redraws u and v as random unit vectors from seed and name. */
+void dfm_nn_sn_seed(struct dfm_nn_sn *sn, uint64_t seed, const char *name);
+
 /* Computes sn->w from w; updates u and v first when train is set. */
 void dfm_nn_sn_forward(struct dfm_nn_sn *sn, const float *w, bool train);
 
@@ -73,6 +76,7 @@ void dfm_nn_sn_backward(const struct dfm_nn_sn *sn, const float *w, const float 
 struct dfm_nn_conv {
 	int cin, cout, k, stride, pad;
 	bool has_bias, has_sn;
+	bool frozen;                       /* backward skips parameter gradients */
 	struct dfm_nn_param weight, bias;  /* (cout, cin, k, k), (cout) */
 	struct dfm_nn_sn sn;
 	float *dw;                         /* gradient in OIHW before SN */

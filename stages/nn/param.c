@@ -94,11 +94,22 @@ normalize(float *x, int n)
 		x[i] = (float)(x[i] / s);
 }
 
-int
-dfm_nn_sn_init(struct dfm_nn_sn *sn, int rows, int cols, uint64_t seed, const char *name)
+void
+dfm_nn_sn_seed(struct dfm_nn_sn *sn, uint64_t seed, const char *name)
 {
 	char key[256];
 
+	snprintf(key, sizeof key, "%s.weight_u", name);
+	dfm_nn_rng_normal(seed, dfm_nn_rng_stream(key), sn->u, (size_t)sn->rows);
+	normalize(sn->u, sn->rows);
+	snprintf(key, sizeof key, "%s.weight_v", name);
+	dfm_nn_rng_normal(seed, dfm_nn_rng_stream(key), sn->v, (size_t)sn->cols);
+	normalize(sn->v, sn->cols);
+}
+
+int
+dfm_nn_sn_init(struct dfm_nn_sn *sn, int rows, int cols, uint64_t seed, const char *name)
+{
 	memset(sn, 0, sizeof *sn);
 	sn->rows = rows;
 	sn->cols = cols;
@@ -110,12 +121,7 @@ dfm_nn_sn_init(struct dfm_nn_sn *sn, int rows, int cols, uint64_t seed, const ch
 		dfm_nn_sn_free(sn);
 		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for spectral norm of \"%s\"", name);
 	}
-	snprintf(key, sizeof key, "%s.weight_u", name);
-	dfm_nn_rng_normal(seed, dfm_nn_rng_stream(key), sn->u, (size_t)rows);
-	normalize(sn->u, rows);
-	snprintf(key, sizeof key, "%s.weight_v", name);
-	dfm_nn_rng_normal(seed, dfm_nn_rng_stream(key), sn->v, (size_t)cols);
-	normalize(sn->v, cols);
+	dfm_nn_sn_seed(sn, seed, name);
 	return 0;
 }
 
