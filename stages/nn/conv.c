@@ -156,6 +156,35 @@ out_size(const struct dfm_nn_conv *c, int64_t in)
 	return (in + 2 * c->pad - c->k) / c->stride + 1;
 }
 
+/* The forward primitive descriptor, with the fused ReLU as a post-op. */
+static int
+create_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	       const dnnl_convolution_desc_t *d, dnnl_primitive_desc_t *pd)
+{
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t ops = NULL;
+	int err = 0;
+
+	if (c->relu) {
+		err = dfm_nn_check(dnnl_primitive_attr_create(&attr), "attributes");
+		if (!err)
+			err = dfm_nn_check(dnnl_post_ops_create(&ops), "post-ops");
+		if (!err)
+			err = dfm_nn_check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu,
+									0, 0), "post-ops");
+		if (!err)
+			err = dfm_nn_check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+	}
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_desc_create(pd, d, attr, ctx->engine, NULL),
+				   "convolution");
+	if (ops)
+		dnnl_post_ops_destroy(ops);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return err;
+}
+
 /* Builds the descriptors of a shape and checks that the primitive takes
  * activations in the layout given, NHWC. */
 static int
@@ -181,8 +210,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad),
 			   "convolution descriptor");
 	if (!err)
-		err = dfm_nn_check(dnnl_primitive_desc_create(&p->fwd_pd, &d, NULL, ctx->engine,
-							      NULL), "convolution");
+		err = create_forward(ctx, c, &d, &p->fwd_pd);
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->fwd, p->fwd_pd), "convolution");
 	if (err)

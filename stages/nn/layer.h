@@ -77,6 +77,8 @@ struct dfm_nn_conv {
 	int cin, cout, k, stride, pad;
 	bool has_bias, has_sn;
 	bool frozen;                       /* backward skips parameter gradients */
+	bool relu;                         /* forward applies a ReLU to y; the
+					    * caller masks dy by it */
 	struct dfm_nn_param weight, bias;  /* (cout, cin, k, k), (cout) */
 	struct dfm_nn_sn sn;
 	float *dw;                         /* gradient in OIHW before SN */
@@ -119,6 +121,7 @@ int dfm_nn_linear_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_linear *l
  * running variance, eps 1e-5). */
 struct dfm_nn_bn {
 	int c, nclass;
+	bool relu;           /* fused ReLU: forward applies it, backward masks by it */
 	float eps, momentum;
 	struct dfm_nn_param gamma, beta;
 	float *running_mean, *running_var;
@@ -130,7 +133,8 @@ struct dfm_nn_bn {
 
 int dfm_nn_bn_init(struct dfm_nn_bn *b, int c, int nclass);
 void dfm_nn_bn_free(struct dfm_nn_bn *b);
-/* labels (one per sample) only for conditional batch norm. */
+/* labels (one per sample) only for conditional batch norm.  With b->relu
+ * set, y is the ReLU of the normalised x and dy the gradient of that. */
 int dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x,
 		      const int32_t *labels, struct dfm_nn_tensor *y, bool train);
 int dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x,

@@ -171,39 +171,58 @@ dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int3
 		const float *g = row_of(&b->gamma, labels, i, c);
 		const float *be = row_of(&b->beta, labels, i, c);
 		const float *mean = b->mean, *rstd = b->rstd;
+		float lo = b->relu ? 0 : -INFINITY;
 
 		for (int64_t p = 0; p < hw; p++) {
 			const float *xr = x->data + (i * hw + p) * c;
 			float *yr = y->data + (i * hw + p) * c;
 
-			for (int64_t ch = 0; ch < c; ch++)
-				yr[ch] = (xr[ch] - mean[ch]) * rstd[ch] * g[ch] + be[ch];
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++) {
+				float v = (xr[ch] - mean[ch]) * rstd[ch] * g[ch] + be[ch];
+
+				yr[ch] = v > lo ? v : lo;
+			}
 		}
 	}
 	return 0;
 }
 
+/* The gradient reaching the affine output: dy, or zero where the fused
+ * ReLU was inactive. */
+static inline float
+masked(bool relu, float dy, float xhat, float g, float be)
+{
+	return !relu || xhat * g + be > 0 ? dy : 0;
+}
+
 /* Per-sample sums of dy and dy * xhat: part[n][0..c) and part[n][c..2c). */
 static void
-grad_sums(const struct dfm_nn_bn *b, const struct dfm_nn_tensor *x,
+grad_sums(const struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
 	  const struct dfm_nn_tensor *dy, double *part)
 {
 	int64_t n = x->dims[0], c = b->c, hw = x->dims[2] * x->dims[3];
 
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
+		const float *g = row_of(&b->gamma, labels, i, c);
+		const float *be = row_of(&b->beta, labels, i, c);
+		const float *mean = b->mean, *rstd = b->rstd;
 		double *sd = part + 2 * i * c, *sx = sd + c;
+		bool relu = b->relu;
 
 		memset(sd, 0, 2 * (size_t)c * sizeof *sd);
 		for (int64_t p = 0; p < hw; p++) {
 			const float *xr = x->data + (i * hw + p) * c;
 			const float *dr = dy->data + (i * hw + p) * c;
 
+#pragma omp simd
 			for (int64_t ch = 0; ch < c; ch++) {
-				float xhat = (xr[ch] - b->mean[ch]) * b->rstd[ch];
+				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
+				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
 
-				sd[ch] += dr[ch];
-				sx[ch] += dr[ch] * xhat;
+				sd[ch] += d;
+				sx[ch] += d * xhat;
 			}
 		}
 	}
@@ -256,7 +275,7 @@ dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int
 	k = calloc(2 * (size_t)c, sizeof *k);
 	if (!k)
 		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for batch norm gradients");
-	grad_sums(b, x, dy, b->part);
+	grad_sums(b, x, labels, dy, b->part);
 	param_grads(b, x, labels, k, k + c);
 	if (!b->trained)
 		memset(k, 0, 2 * (size_t)c * sizeof *k);
@@ -269,17 +288,22 @@ dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
 		const float *g = row_of(&b->gamma, labels, i, c);
+		const float *be = row_of(&b->beta, labels, i, c);
+		const float *mean = b->mean, *rstd = b->rstd;
+		bool relu = b->relu;
 
 		for (int64_t p = 0; p < hw; p++) {
 			const float *xr = x->data + (i * hw + p) * c;
 			const float *dr = dy->data + (i * hw + p) * c;
 			float *out = dx->data + (i * hw + p) * c;
 
+#pragma omp simd
 			for (int64_t ch = 0; ch < c; ch++) {
-				float xhat = (xr[ch] - b->mean[ch]) * b->rstd[ch];
+				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
+				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
 
-				out[ch] = b->rstd[ch] * (dr[ch] * g[ch] - (float)k[ch] -
-							 xhat * (float)k[c + ch]);
+				out[ch] = rstd[ch] * (d * g[ch] - (float)k[ch] -
+						      xhat * (float)k[c + ch]);
 			}
 		}
 	}

@@ -57,6 +57,7 @@ gblock_init(struct dfm_sngan_gblock *b, struct dfm_nn_state *st, const char *pre
 
 	join(name, sizeof name, prefix, "b1.");
 	err = dfm_nn_bn_init(&b->b1, ch, nclass);
+	b->b1.relu = true;
 	if (!err)
 		err = dfm_nn_state_bn(st, name, &b->b1);
 	join(name, sizeof name, prefix, "c1.");
@@ -65,6 +66,7 @@ gblock_init(struct dfm_sngan_gblock *b, struct dfm_nn_state *st, const char *pre
 	join(name, sizeof name, prefix, "b2.");
 	if (!err)
 		err = dfm_nn_bn_init(&b->b2, ch, nclass);
+	b->b2.relu = true;
 	if (!err)
 		err = dfm_nn_state_bn(st, name, &b->b2);
 	join(name, sizeof name, prefix, "c2.");
@@ -113,6 +115,7 @@ dfm_sngan_g_init(struct dfm_sngan_g *g, const struct dfm_sngan_config *cfg)
 	}
 	if (!err)
 		err = dfm_nn_bn_init(&g->b5, ch, 0);
+	g->b5.relu = true;
 	if (!err)
 		err = dfm_nn_state_bn(&g->state, "b5.", &g->b5);
 	if (!err)
@@ -148,15 +151,11 @@ gblock_forward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_gblock *b,
 
 	err = dfm_nn_bn_forward(&b->b1, x, y, &b->a, train);
 	if (!err)
-		err = dfm_nn_relu_forward(&b->a, &b->a);
-	if (!err)
 		err = dfm_nn_upsample2_forward(&b->a, &b->u);
 	if (!err)
 		err = dfm_nn_conv_forward(ctx, &b->c1, &b->u, &b->h, train);
 	if (!err)
 		err = dfm_nn_bn_forward(&b->b2, &b->h, y, &b->b, train);
-	if (!err)
-		err = dfm_nn_relu_forward(&b->b, &b->b);
 	if (!err)
 		err = dfm_nn_conv_forward(ctx, &b->c2, &b->b, out, train);
 	if (!err)
@@ -183,15 +182,11 @@ gblock_backward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_gblock *b,
 	if (!err)
 		err = dfm_nn_conv_backward(ctx, &b->c2, &b->b, dout, g1);
 	if (!err)
-		err = dfm_nn_relu_backward(&b->b, g1, g1);
-	if (!err)
 		err = dfm_nn_bn_backward(&b->b2, &b->h, y, g1, g1);
 	if (!err)
 		err = dfm_nn_conv_backward(ctx, &b->c1, &b->u, g1, g2);
 	if (!err)
 		err = dfm_nn_upsample2_backward(g2, g1);
-	if (!err)
-		err = dfm_nn_relu_backward(&b->a, g1, g1);
 	if (!err)
 		err = dfm_nn_bn_backward(&b->b1, x, y, g1, g1);
 	if (!err)
@@ -216,8 +211,6 @@ dfm_sngan_g_forward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_g *g,
 	if (!err)
 		err = dfm_nn_bn_forward(&g->b5, &g->x[3], NULL, &g->r5, train);
 	if (!err)
-		err = dfm_nn_relu_forward(&g->r5, &g->r5);
-	if (!err)
 		err = dfm_nn_conv_forward(ctx, &g->c5, &g->r5, &g->img, train);
 	if (!err)
 		err = dfm_nn_tanh_forward(&g->img, &g->img);
@@ -234,8 +227,6 @@ dfm_sngan_g_backward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_g *g,
 	err = dfm_nn_tanh_backward(&g->img, dimg, &g->d[2]);
 	if (!err)
 		err = dfm_nn_conv_backward(ctx, &g->c5, &g->r5, &g->d[2], cur);
-	if (!err)
-		err = dfm_nn_relu_backward(&g->r5, cur, cur);
 	if (!err)
 		err = dfm_nn_bn_backward(&g->b5, &g->x[3], NULL, cur, cur);
 	for (int i = 2; i >= 0 && !err; i--) {
@@ -266,6 +257,7 @@ dblock_init(struct dfm_sngan_dblock *b, struct dfm_nn_state *st, const char *pre
 	b->learn_sc = opt || cin != cout || down;
 	join(name, sizeof name, prefix, "c1.");
 	err = make_conv(&b->c1, st, name, cin, hidden, 3, (float)M_SQRT2, true, seed);
+	b->c1.relu = true;
 	join(name, sizeof name, prefix, "c2.");
 	if (!err)
 		err = make_conv(&b->c2, st, name, hidden, cout, 3, (float)M_SQRT2, true, seed);
@@ -355,8 +347,6 @@ dblock_residual(const struct dfm_nn_ctx *ctx, struct dfm_sngan_dblock *b,
 		err = dfm_nn_relu_forward(x, &b->r0);
 	if (!err)
 		err = dfm_nn_conv_forward(ctx, &b->c1, b->opt ? x : &b->r0, &b->h1, train);
-	if (!err)
-		err = dfm_nn_relu_forward(&b->h1, &b->h1);
 	if (!err)
 		err = dfm_nn_conv_forward(ctx, &b->c2, &b->h1, b->down ? &b->h2 : out, train);
 	if (!err && b->down)
