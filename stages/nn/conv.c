@@ -18,6 +18,8 @@ struct reorder {
 
 struct dfm_nn_conv_plan {
 	int64_t n, h, w;
+	bool subsample;                 /* strided 1x1: pick pixels, then stride 1 */
+	struct dfm_nn_tensor sub, dsub;
 	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;
 	dnnl_primitive_desc_t fwd_pd;
 	dnnl_primitive_t fwd, bwd_data, bwd_wei;
@@ -127,6 +129,8 @@ plan_free(struct dfm_nn_conv_plan *p)
 	free(p->wei_fwd_buf);
 	free(p->wei_bwd_buf);
 	free(p->diff_wei_buf);
+	dfm_nn_tensor_free(&p->sub);
+	dfm_nn_tensor_free(&p->dsub);
 	memset(p, 0, sizeof *p);
 }
 
@@ -143,17 +147,31 @@ dfm_nn_conv_free(struct dfm_nn_conv *c)
 	memset(c, 0, sizeof *c);
 }
 
-static void
-geometry(const struct dfm_nn_conv *c, dnnl_dims_t strides, dnnl_dims_t pad)
-{
-	strides[0] = strides[1] = c->stride;
-	pad[0] = pad[1] = c->pad;
-}
-
 static int64_t
 out_size(const struct dfm_nn_conv *c, int64_t in)
 {
 	return (in + 2 * c->pad - c->k) / c->stride + 1;
+}
+
+/* Strides and padding.  oneDNN wants the right padding that makes the
+ * output size exact; where the stride does not divide evenly, PyTorch drops
+ * the last rows, which is a smaller (even negative) right padding.  A
+ * strided 1x1 convolution runs as a stride-1 one on picked pixels: oneDNN
+ * 2.6's strided 1x1 backward pass on NHWC writes outside its buffers when
+ * the right padding is negative (as valgrind shows on AVX2). */
+static void
+geometry(const struct dfm_nn_conv *c, const struct dfm_nn_conv_plan *p, dnnl_dims_t strides,
+	 dnnl_dims_t pad_l, dnnl_dims_t pad_r)
+{
+	if (p->subsample) {
+		strides[0] = strides[1] = 1;
+		pad_l[0] = pad_l[1] = pad_r[0] = pad_r[1] = 0;
+		return;
+	}
+	strides[0] = strides[1] = c->stride;
+	pad_l[0] = pad_l[1] = c->pad;
+	pad_r[0] = (out_size(c, p->h) - 1) * c->stride + c->k - p->h - c->pad;
+	pad_r[1] = (out_size(c, p->w) - 1) * c->stride + c->k - p->w - c->pad;
 }
 
 /* The forward primitive descriptor, with the fused ReLU as a post-op. */
@@ -191,15 +209,16 @@ static int
 plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	     struct dfm_nn_conv_plan *p)
 {
-	dnnl_dims_t src = {p->n, c->cin, p->h, p->w}, wei = {c->cout, c->cin, c->k, c->k};
-	dnnl_dims_t dst = {p->n, c->cout, out_size(c, p->h), out_size(c, p->w)};
-	dnnl_dims_t bias = {c->cout}, strides, pad;
+	int64_t oh = out_size(c, p->h), ow = out_size(c, p->w);
+	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, dst = {p->n, c->cout, oh, ow};
+	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
 	const dnnl_memory_desc_t *q;
 	int err;
 
-	geometry(c, strides, pad);
+	geometry(c, p, strides, pad, pad_r);
 	dnnl_memory_desc_init_by_tag(&p->src_md, 4, src, dnnl_f32, dnnl_nhwc);
 	dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32, dnnl_nhwc);
 	dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32, dnnl_oihw);
@@ -207,7 +226,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
 	err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
 			   dnnl_convolution_direct, &p->src_md, &wei_any,
-			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad),
+			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
 			   "convolution descriptor");
 	if (!err)
 		err = create_forward(ctx, c, &d, &p->fwd_pd);
@@ -234,17 +253,17 @@ static int
 plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		   struct dfm_nn_conv_plan *p)
 {
-	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad;
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
 	dnnl_primitive_desc_t pd = NULL;
 	const dnnl_memory_desc_t *q;
 	int err;
 
-	geometry(c, strides, pad);
+	geometry(c, p, strides, pad, pad_r);
 	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
 	err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct,
-			   &p->src_md, &wei_any, &p->dst_md, strides, pad, pad),
+			   &p->src_md, &wei_any, &p->dst_md, strides, pad, pad_r),
 			   "convolution backward data descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
@@ -275,18 +294,18 @@ static int
 plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		      struct dfm_nn_conv_plan *p)
 {
-	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad;
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
 	dnnl_primitive_desc_t pd = NULL;
 	const dnnl_memory_desc_t *q;
 	int err;
 
-	geometry(c, strides, pad);
+	geometry(c, p, strides, pad, pad_r);
 	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
 	err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d,
 			   dnnl_convolution_direct, &p->src_md, &wei_any,
-			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad),
+			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
 			   "convolution backward weights descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
@@ -338,6 +357,7 @@ plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_n
 	p->n = x->dims[0];
 	p->h = x->dims[2];
 	p->w = x->dims[3];
+	p->subsample = c->k == 1 && c->stride > 1 && c->pad == 0;
 	err = plan_forward(ctx, c, p);
 	if (err) {
 		plan_free(p);
@@ -346,6 +366,43 @@ plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_n
 	}
 	*out = p;
 	return 0;
+}
+
+/* sub = the pixels a strided 1x1 convolution reads. */
+static int
+pick_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
+	    struct dfm_nn_tensor *sub)
+{
+	int64_t n = x->dims[0], ch = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int64_t oh = out_size(c, h), ow = out_size(c, w), s = c->stride;
+	int err = dfm_nn_tensor_shape(sub, n, ch, oh, ow);
+
+	if (err)
+		return err;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t y = 0; y < oh; y++)
+			for (int64_t xx = 0; xx < ow; xx++)
+				memcpy(sub->data + ((i * oh + y) * ow + xx) * ch,
+				       x->data + ((i * h + y * s) * w + xx * s) * ch,
+				       (size_t)ch * sizeof(float));
+	return 0;
+}
+
+/* The inverse for gradients: dx is zero but at the picked pixels. */
+static void
+place_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *dsub,
+	     struct dfm_nn_tensor *dx)
+{
+	int64_t n = dx->dims[0], ch = dx->dims[1], h = dx->dims[2], w = dx->dims[3];
+	int64_t oh = dsub->dims[2], ow = dsub->dims[3], s = c->stride;
+
+	dfm_nn_tensor_zero(dx);
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t y = 0; y < oh; y++)
+			for (int64_t xx = 0; xx < ow; xx++)
+				memcpy(dx->data + ((i * h + y * s) * w + xx * s) * ch,
+				       dsub->data + ((i * oh + y) * ow + xx) * ch,
+				       (size_t)ch * sizeof(float));
 }
 
 static const float *
@@ -370,13 +427,16 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	if (c->has_sn)
 		dfm_nn_sn_forward(&c->sn, c->weight.data, train);
 	err = reorder_run(ctx, &p->wei_fwd, effective_weight(c), p->wei_fwd_buf);
+	if (!err && p->subsample)
+		err = pick_pixels(c, x, &p->sub);
 	if (err)
 		return err;
 	{
 		int k[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
 		const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->wei_fwd.to, &p->dst_md,
 						    &p->bias_md};
-		void *ptrs[4] = {x->data, p->wei_fwd_buf, y->data, c->bias.data};
+		void *ptrs[4] = {p->subsample ? p->sub.data : x->data, p->wei_fwd_buf, y->data,
+				 c->bias.data};
 
 		return run(ctx, p->fwd, c->has_bias ? 4 : 3, k, mds, ptrs, "convolution");
 	}
@@ -395,13 +455,17 @@ backward_data(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, struct dfm_nn
 		err = plan_backward_data(ctx, c, p);
 	if (!err)
 		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
+	if (!err && p->subsample)
+		err = dfm_nn_tensor_like(&p->dsub, &p->sub);
 	if (!err)
 		err = reorder_run(ctx, &p->wei_bwd, effective_weight(c), p->wei_bwd_buf);
 	ptrs[0] = dy->data;
 	ptrs[1] = p->wei_bwd_buf;
-	ptrs[2] = dx->data;
+	ptrs[2] = p->subsample ? p->dsub.data : dx->data;
 	if (!err)
 		err = run(ctx, p->bwd_data, 3, k, mds, ptrs, "convolution backward data");
+	if (!err && p->subsample)
+		place_pixels(c, &p->dsub, dx);
 	return err;
 }
 
@@ -413,7 +477,7 @@ backward_weights(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	int k[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
 	const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->dst_md, &p->diff_wei.from,
 					    &p->bias_md};
-	void *ptrs[4] = {x->data, dy->data, NULL, c->bias.grad};
+	void *ptrs[4] = {p->subsample ? p->sub.data : x->data, dy->data, NULL, c->bias.grad};
 	int err = 0;
 
 	if (!p->bwd_wei)

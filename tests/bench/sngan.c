@@ -2,12 +2,16 @@
  * and one generator step) on random data.
  *
  *   bench-sngan G_CH D_CH BATCH N_DIS ITERS THREADS
+ *   bench-sngan peak THREADS
  *
- * Prints one line: "dfmake median S s/iter, G GFLOP/s, peak RSS M MiB".
+ * Prints one line: "dfmake median S s/iter, G GFLOP/s, peak RSS M MiB", or
+ * for "peak" the best GFLOP/s of a 1536-cube oneDNN matrix product, the
+ * practical fp32 peak the other figures are set against.
  * FLOPs count the convolutions and linear layers only, a backward pass as
  * twice its forward and a data-only backward as once. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -110,6 +114,40 @@ iteration(const struct dfm_nn_ctx *ctx, struct dfm_sngan *s, struct batch *bt, i
 	return err;
 }
 
+static int
+peak(int threads)
+{
+	enum { M = 1536 };
+	struct dfm_nn_ctx ctx;
+	struct dfm_nn_linear l;
+	struct dfm_nn_tensor x = {0}, y = {0};
+	double best = 1e30;
+	int err;
+
+	err = dfm_nn_ctx_init(&ctx, threads);
+	if (!err)
+		err = dfm_nn_linear_init(&l, M, M, false, false);
+	if (!err)
+		err = dfm_nn_tensor_shape(&x, M, M, 0, 1);
+	for (int i = 0; i < 8 && !err; i++) {
+		double t0 = now();
+
+		err = dfm_nn_linear_forward(&ctx, &l, &x, &y, false);
+		if (now() - t0 < best)
+			best = now() - t0;
+	}
+	if (err) {
+		fprintf(stderr, "bench-sngan: %s: %s\n", dfm_strerror(err), dfm_nn_errmsg());
+		return 1;
+	}
+	printf("peak %.1f GFLOP/s\n", 2.0 * M * M * M / best * 1e-9);
+	dfm_nn_tensor_free(&x);
+	dfm_nn_tensor_free(&y);
+	dfm_nn_linear_free(&l);
+	dfm_nn_ctx_free(&ctx);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -122,6 +160,8 @@ main(int argc, char **argv)
 	uint64_t step = 0;
 	double *t;
 
+	if (argc == 3 && strcmp(argv[1], "peak") == 0)
+		return peak(atoi(argv[2]));
 	if (argc != 7) {
 		fprintf(stderr, "usage: bench-sngan G_CH D_CH BATCH N_DIS ITERS THREADS\n");
 		return 2;
