@@ -190,7 +190,49 @@ int dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_
 /* The inverse: an image to rows in PyTorch's C, H, W order. */
 int dfm_nn_flatten(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
 
+/* General pooling with a k x k window, stride and zero padding on both
+ * axes; output size floor((in + 2 pad - k) / stride) + 1 as PyTorch.  Max
+ * pooling remembers the winners of the last forward for its backward;
+ * average pooling divides by the whole window or, with exclude_pad, by the
+ * part of it inside the image (PyTorch's count_include_pad=False). */
+struct dfm_nn_pool {
+	int k, stride, pad;
+	bool exclude_pad;
+	int32_t *argmax;   /* max pooling: flat input index per output element */
+	size_t argmax_cap;
+};
+
+int dfm_nn_maxpool_forward(struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
+			   struct dfm_nn_tensor *y);
+/* dx is shaped like the forward input x. */
+int dfm_nn_maxpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
+			    const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
+int dfm_nn_avgpool_forward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
+			   struct dfm_nn_tensor *y);
+int dfm_nn_avgpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
+			    const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
+void dfm_nn_pool_free(struct dfm_nn_pool *p);
+
+/* Mean over H and W: images (N, C, H, W) to rows (N, C). */
+int dfm_nn_global_avg_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
+int dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+			       struct dfm_nn_tensor *dx);
+
+/* Concatenation of n images along channels (same N, H, W) into y. */
+int dfm_nn_concat(const struct dfm_nn_tensor *const *xs, int n, struct dfm_nn_tensor *y);
+/* Its backward: the channel slice [c0, c0 + c) of dy into dx. */
+int dfm_nn_concat_slice(const struct dfm_nn_tensor *dy, int64_t c0, int64_t c,
+			struct dfm_nn_tensor *dx);
+
 /* Losses.  Each returns the loss in *loss and writes d loss / d input. */
+
+/* Softmax cross-entropy of logits (N, K) against labels, averaged over N. */
+int dfm_nn_softmax_ce(const struct dfm_nn_tensor *logits, const int32_t *labels,
+		      double *loss, struct dfm_nn_tensor *dlogits);
+/* Binary cross-entropy with logits against float targets of the same
+ * shape, averaged over all elements (stable form). */
+int dfm_nn_bce_logits(const struct dfm_nn_tensor *logits, const float *targets,
+		      double *loss, struct dfm_nn_tensor *dlogits);
 
 /* Discriminator hinge loss on one score per row: mean(relu(1 - d)) over
  * the first nreal rows plus mean(relu(1 + d)) over the rest. */

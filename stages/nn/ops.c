@@ -296,3 +296,50 @@ dfm_nn_flatten(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 				y->data[(i * c + ch) * hw + p] = x->data[(i * hw + p) * c + ch];
 	return 0;
 }
+
+int
+dfm_nn_concat(const struct dfm_nn_tensor *const *xs, int n, struct dfm_nn_tensor *y)
+{
+	int64_t c = 0, c0 = 0, rows;
+	int err;
+
+	for (int k = 0; k < n; k++) {
+		if (xs[k]->ndim != 4 || xs[k]->dims[0] != xs[0]->dims[0] ||
+		    xs[k]->dims[2] != xs[0]->dims[2] || xs[k]->dims[3] != xs[0]->dims[3])
+			return dfm_nn_fail(DFM_ERR_USAGE, "concat: input %d does not match", k);
+		c += xs[k]->dims[1];
+	}
+	if (n < 1)
+		return dfm_nn_fail(DFM_ERR_USAGE, "concat: no inputs");
+	err = dfm_nn_tensor_shape(y, xs[0]->dims[0], c, xs[0]->dims[2], xs[0]->dims[3]);
+	if (err)
+		return err;
+	rows = xs[0]->dims[0] * xs[0]->dims[2] * xs[0]->dims[3];
+	for (int k = 0; k < n; k++) {
+		int64_t ck = xs[k]->dims[1];
+
+#pragma omp parallel for schedule(static)
+		for (int64_t r = 0; r < rows; r++)
+			memcpy(y->data + r * c + c0, xs[k]->data + r * ck, (size_t)ck * sizeof(float));
+		c0 += ck;
+	}
+	return 0;
+}
+
+int
+dfm_nn_concat_slice(const struct dfm_nn_tensor *dy, int64_t c0, int64_t c,
+		    struct dfm_nn_tensor *dx)
+{
+	int64_t rows = dy->dims[0] * dy->dims[2] * dy->dims[3], ct = dy->dims[1];
+	int err;
+
+	if (dy->ndim != 4 || c0 < 0 || c < 1 || c0 + c > ct)
+		return dfm_nn_fail(DFM_ERR_USAGE, "concat: slice out of range");
+	err = dfm_nn_tensor_shape(dx, dy->dims[0], c, dy->dims[2], dy->dims[3]);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < rows; r++)
+		memcpy(dx->data + r * c, dy->data + r * ct + c0, (size_t)c * sizeof(float));
+	return 0;
+}

@@ -152,6 +152,36 @@ def ops():
     save("ops", out)
 
 
+def pools():
+    out = {}
+    x = torch.randn(2, 3, 7, 7)
+    out["x"] = x
+    for name, fn in [
+            ("max3s2p1", lambda t: F.max_pool2d(t, 3, 2, 1)),
+            ("max3s1p1", lambda t: F.max_pool2d(t, 3, 1, 1)),
+            ("avg3s1p1x", lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False)),
+            ("avg3s2p0", lambda t: F.avg_pool2d(t, 3, 2, 0)),
+            ("gavg", lambda t: t.mean(dim=(2, 3)))]:
+        xi = x.clone().requires_grad_(True)
+        y = fn(xi)
+        dy = torch.randn(*y.shape)
+        y.backward(dy)
+        out[name + ".y"], out[name + ".dy"], out[name + ".dx"] = y, dy, xi.grad
+    z = torch.randn(4, 5, requires_grad=True)
+    labels = torch.tensor([4, 0, 2, 2])
+    loss = F.cross_entropy(z, labels)
+    loss.backward()
+    out.update({"ce.logits": z, "ce.labels": labels, "ce.loss": loss.reshape(1),
+                "ce.dlogits": z.grad})
+    b = torch.randn(3, 2, requires_grad=True)
+    t = torch.rand(3, 2)
+    loss = F.binary_cross_entropy_with_logits(b, t)
+    loss.backward()
+    out.update({"bce.logits": b, "bce.targets": t, "bce.loss": loss.reshape(1),
+                "bce.dlogits": b.grad})
+    save("pools_losses", out)
+
+
 def embedding():
     m = nn.utils.spectral_norm(nn.Embedding(4, 6))
     out = {}
@@ -250,6 +280,7 @@ def main():
     batchnorm()
     cond_batchnorm()
     ops()
+    pools()
     embedding()
     hinge()
     adam()

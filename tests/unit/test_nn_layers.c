@@ -315,3 +315,115 @@ TEST(nn_adam_sgd_parity)
 	dfm_nn_param_free(&p);
 	nn_fixture_close(&f);
 }
+
+static void
+pool_case(const struct nn_fixture *f, const char *name, struct dfm_nn_pool *p, bool max,
+	  const struct dfm_nn_tensor *x)
+{
+	struct dfm_nn_tensor y = {0}, dy = {0}, dx = {0};
+	char key[64];
+
+	if (max)
+		CHECK_INT(dfm_nn_maxpool_forward(p, x, &y), 0);
+	else
+		CHECK_INT(dfm_nn_avgpool_forward(p, x, &y), 0);
+	snprintf(key, sizeof key, "%s.y", name);
+	CHECK_PARITY(nn_tensor_err(&y, f, key));
+	snprintf(key, sizeof key, "%s.dy", name);
+	CHECK_INT(nn_fx_tensor(f, key, &dy), 0);
+	if (max)
+		CHECK_INT(dfm_nn_maxpool_backward(p, x, &dy, &dx), 0);
+	else
+		CHECK_INT(dfm_nn_avgpool_backward(p, x, &dy, &dx), 0);
+	snprintf(key, sizeof key, "%s.dx", name);
+	CHECK_PARITY(nn_tensor_err(&dx, f, key));
+	dfm_nn_tensor_free(&y);
+	dfm_nn_tensor_free(&dy);
+	dfm_nn_tensor_free(&dx);
+}
+
+TEST(nn_pools_parity)
+{
+	struct nn_fixture f;
+	struct dfm_nn_tensor x = {0}, y = {0}, dy = {0}, dx = {0};
+	struct dfm_nn_pool max3s2p1 = {3, 2, 1, false, NULL, 0};
+	struct dfm_nn_pool max3s1p1 = {3, 1, 1, false, NULL, 0};
+	struct dfm_nn_pool avg3s1p1x = {3, 1, 1, true, NULL, 0};
+	struct dfm_nn_pool avg3s2p0 = {3, 2, 0, false, NULL, 0};
+	struct dfm_nn_pool bad = {3, 1, 2, false, NULL, 0};
+
+	if (nn_fixture_open(&f, "pools_losses"))
+		return;
+	CHECK_INT(nn_fx_tensor(&f, "x", &x), 0);
+	pool_case(&f, "max3s2p1", &max3s2p1, true, &x);
+	pool_case(&f, "max3s1p1", &max3s1p1, true, &x);
+	pool_case(&f, "avg3s1p1x", &avg3s1p1x, false, &x);
+	pool_case(&f, "avg3s2p0", &avg3s2p0, false, &x);
+	CHECK(dfm_nn_avgpool_forward(&bad, &x, &y) != 0);
+	CHECK_INT(dfm_nn_global_avg_forward(&x, &y), 0);
+	CHECK_PARITY(nn_tensor_err(&y, &f, "gavg.y"));
+	CHECK_INT(nn_fx_tensor(&f, "gavg.dy", &dy), 0);
+	CHECK_INT(dfm_nn_global_avg_backward(&dy, 7, 7, &dx), 0);
+	CHECK_PARITY(nn_tensor_err(&dx, &f, "gavg.dx"));
+	dfm_nn_pool_free(&max3s2p1);
+	dfm_nn_pool_free(&max3s1p1);
+	dfm_nn_tensor_free(&x);
+	dfm_nn_tensor_free(&y);
+	dfm_nn_tensor_free(&dy);
+	dfm_nn_tensor_free(&dx);
+	nn_fixture_close(&f);
+}
+
+TEST(nn_classification_losses_parity)
+{
+	struct nn_fixture f;
+	struct dfm_nn_tensor z = {0}, dz = {0};
+	const struct dfm_tensor *lab;
+	int32_t bad[4] = {0, 5, 0, 0};
+	double loss;
+	float l;
+
+	if (nn_fixture_open(&f, "pools_losses"))
+		return;
+	lab = nn_fx(&f, "ce.labels");
+	CHECK_INT(nn_fx_tensor(&f, "ce.logits", &z), 0);
+	CHECK_INT(dfm_nn_softmax_ce(&z, lab->data, &loss, &dz), 0);
+	l = (float)loss;
+	CHECK_PARITY(nn_array_err(&l, 1, &f, "ce.loss"));
+	CHECK_PARITY(nn_tensor_err(&dz, &f, "ce.dlogits"));
+	CHECK(dfm_nn_softmax_ce(&z, bad, &loss, &dz) != 0);
+	CHECK_INT(nn_fx_tensor(&f, "bce.logits", &z), 0);
+	CHECK_INT(dfm_nn_bce_logits(&z, nn_fx_f32(&f, "bce.targets"), &loss, &dz), 0);
+	l = (float)loss;
+	CHECK_PARITY(nn_array_err(&l, 1, &f, "bce.loss"));
+	CHECK_PARITY(nn_tensor_err(&dz, &f, "bce.dlogits"));
+	dfm_nn_tensor_free(&z);
+	dfm_nn_tensor_free(&dz);
+	nn_fixture_close(&f);
+}
+
+TEST(nn_concat_roundtrip)
+{
+	struct dfm_nn_tensor a = {0}, b = {0}, y = {0}, s = {0};
+	const struct dfm_nn_tensor *xs[2] = {&a, &b};
+
+	CHECK_INT(dfm_nn_tensor_shape(&a, 2, 3, 2, 2), 0);
+	CHECK_INT(dfm_nn_tensor_shape(&b, 2, 5, 2, 2), 0);
+	for (size_t i = 0; i < a.count; i++)
+		a.data[i] = (float)i;
+	for (size_t i = 0; i < b.count; i++)
+		b.data[i] = -(float)i;
+	CHECK_INT(dfm_nn_concat(xs, 2, &y), 0);
+	CHECK_INT(y.dims[1], 8);
+	/* Pixel 1 of sample 0: a's channels 0..2 then b's 0..4. */
+	CHECK(y.data[8] == a.data[3] && y.data[11] == b.data[5]);
+	CHECK_INT(dfm_nn_concat_slice(&y, 3, 5, &s), 0);
+	CHECK(memcmp(s.data, b.data, b.count * sizeof(float)) == 0);
+	CHECK(dfm_nn_concat_slice(&y, 6, 5, &s) != 0);
+	CHECK_INT(dfm_nn_tensor_shape(&b, 2, 5, 1, 2), 0);
+	CHECK(dfm_nn_concat(xs, 2, &y) != 0);
+	dfm_nn_tensor_free(&a);
+	dfm_nn_tensor_free(&b);
+	dfm_nn_tensor_free(&y);
+	dfm_nn_tensor_free(&s);
+}
