@@ -37,8 +37,13 @@ void dfm_nn_param_free(struct dfm_nn_param *p);
  * fans are PyTorch's: shape[1] * receptive field and shape[0] * field. */
 void dfm_nn_init_glorot(struct dfm_nn_param *p, float gain, uint64_t seed, const char *name);
 
-/* Fills p normally with std gain / sqrt(fan_in) (Kaiming, fan-in mode). */
-void dfm_nn_init_kaiming(struct dfm_nn_param *p, float gain, uint64_t seed, const char *name);
+/* Fills p normally with std gain / sqrt(fan) (Kaiming), fan being fan_out
+ * when fan_out is set (torchvision's ResNets), fan_in otherwise. */
+void dfm_nn_init_kaiming(struct dfm_nn_param *p, float gain, bool fan_out, uint64_t seed,
+			 const char *name);
+
+/* Fills p uniformly in +-bound. */
+void dfm_nn_init_uniform(struct dfm_nn_param *p, float bound, uint64_t seed, const char *name);
 
 /* Sets every element of p to value. */
 void dfm_nn_param_fill(struct dfm_nn_param *p, float value);

@@ -68,15 +68,22 @@ dfm_nn_init_glorot(struct dfm_nn_param *p, float gain, uint64_t seed, const char
 }
 
 void
-dfm_nn_init_kaiming(struct dfm_nn_param *p, float gain, uint64_t seed, const char *name)
+dfm_nn_init_kaiming(struct dfm_nn_param *p, float gain, bool fan_out, uint64_t seed,
+		    const char *name)
 {
 	double fi, fo, std;
 
 	fans(p, &fi, &fo);
-	std = gain / sqrt(fi);
+	std = gain / sqrt(fan_out ? fo : fi);
 	dfm_nn_rng_normal(seed, dfm_nn_rng_stream(name), p->data, p->count);
 	for (size_t i = 0; i < p->count; i++)
 		p->data[i] = (float)(p->data[i] * std);
+}
+
+void
+dfm_nn_init_uniform(struct dfm_nn_param *p, float bound, uint64_t seed, const char *name)
+{
+	dfm_nn_rng_uniform(seed, dfm_nn_rng_stream(name), p->data, p->count, -bound, bound);
 }
 
 /* PyTorch's F.normalize: x / max(|x|, 1e-12). */

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import resnet_torch  # noqa: E402
 import sngan_torch  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
@@ -267,6 +268,29 @@ def sngan_step():
     save("sngan_step", out)
 
 
+def resnet(name, imagenet, n, hw):
+    """Forward and backward of a narrow ResNet-18 (width 2, 3 classes):
+    logits, loss, every parameter gradient, running statistics after."""
+    m = resnet_torch.ResNet18(3, width=2, imagenet=imagenet)
+    with torch.no_grad():
+        for k, p in m.named_parameters():
+            if "bn" in k or "downsample.1" in k:
+                p.add_(torch.randn_like(p) * 0.1)
+    out = state(m, "")
+    x = torch.randn(n, 3, hw, hw)
+    labels = torch.tensor([2, 0][:n])
+    logits = m(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    out.update({"x": x, "labels": labels, "logits": logits, "loss": loss.reshape(1)})
+    for k, p in m.named_parameters():
+        out["grad." + k] = p.grad
+    for k, v in state(m, "after.").items():
+        if "running" in k:
+            out[k] = v
+    save(name, out)
+
+
 def main():
     torch.set_num_threads(1)
     torch.manual_seed(20200207)
@@ -285,6 +309,8 @@ def main():
     hinge()
     adam()
     sngan_step()
+    resnet("resnet_cifar", False, 2, 32)
+    resnet("resnet_imagenet", True, 1, 64)
 
 
 if __name__ == "__main__":
