@@ -22,13 +22,13 @@ enum { NDTYPES = sizeof dtypes / sizeof dtypes[0] };
 size_t
 dfm_dtype_size(enum dfm_dtype t)
 {
-	return t > 0 && t < NDTYPES ? dtypes[t].size : 0;
+	return t > 0 && (int)t < NDTYPES ? dtypes[t].size : 0;
 }
 
 const char *
 dfm_dtype_name(enum dfm_dtype t)
 {
-	return t > 0 && t < NDTYPES ? dtypes[t].name : "?";
+	return t > 0 && (int)t < NDTYPES ? dtypes[t].name : "?";
 }
 
 int64_t

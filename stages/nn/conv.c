@@ -1,0 +1,511 @@
+/* Convolution over oneDNN.  Activations are NHWC; the weights are kept in
+ * PyTorch's OIHW and reordered, once per forward, into whatever layout each
+ * primitive asks for when queried.  Primitives are built once per input
+ * shape and kept in the layer's plans. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/error.h"
+#include "stages/nn/layer.h"
+
+enum { MAX_PLANS = 4 };
+
+/* A reorder between two fixed layouts, built once. */
+struct reorder {
+	dnnl_primitive_t prim;
+	dnnl_memory_desc_t from, to;
+};
+
+struct dfm_nn_conv_plan {
+	int64_t n, h, w;
+	bool subsample;                 /* strided 1x1: pick pixels, then stride 1 */
+	struct dfm_nn_tensor sub, dsub;
+	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;
+	dnnl_primitive_desc_t fwd_pd;
+	dnnl_primitive_t fwd, bwd_data, bwd_wei;
+	struct reorder wei_fwd, wei_bwd, diff_wei;
+	float *wei_fwd_buf, *wei_bwd_buf, *diff_wei_buf;
+};
+
+static int
+reorder_init(const struct dfm_nn_ctx *ctx, struct reorder *r, const dnnl_memory_desc_t *from,
+	     const dnnl_memory_desc_t *to)
+{
+	dnnl_primitive_desc_t pd;
+	int err;
+
+	r->from = *from;
+	r->to = *to;
+	if (dnnl_memory_desc_equal(from, to))
+		return 0;
+	err = dfm_nn_check(dnnl_reorder_primitive_desc_create(&pd, from, ctx->engine, to,
+							      ctx->engine, NULL), "reorder");
+	if (err)
+		return err;
+	err = dfm_nn_check(dnnl_primitive_create(&r->prim, pd), "reorder");
+	dnnl_primitive_desc_destroy(pd);
+	return err;
+}
+
+/* Runs a primitive on (arg, memory descriptor, pointer) triples. */
+static int
+run(const struct dfm_nn_ctx *ctx, dnnl_primitive_t prim, int nargs, const int *argk,
+    const dnnl_memory_desc_t *const *mds, void *const *ptrs, const char *what)
+{
+	dnnl_exec_arg_t args[8];
+	int err = 0, made = 0;
+
+	for (; made < nargs && !err; made++) {
+		args[made].arg = argk[made];
+		err = dfm_nn_memory(ctx, mds[made], ptrs[made], &args[made].memory);
+		if (err)
+			break;
+	}
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_execute(prim, ctx->stream, nargs, args), what);
+	if (!err)
+		err = dfm_nn_check(dnnl_stream_wait(ctx->stream), what);
+	for (int i = 0; i < made; i++)
+		dnnl_memory_destroy(args[i].memory);
+	return err;
+}
+
+static int
+reorder_run(const struct dfm_nn_ctx *ctx, const struct reorder *r, const void *from, void *to)
+{
+	int k[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+	const dnnl_memory_desc_t *mds[2] = {&r->from, &r->to};
+	void *ptrs[2] = {(void *)from, to};
+
+	if (!r->prim) {
+		memcpy(to, from, dnnl_memory_desc_get_size(&r->from));
+		return 0;
+	}
+	return run(ctx, r->prim, 2, k, mds, ptrs, "weight reorder");
+}
+
+int
+dfm_nn_conv_init(struct dfm_nn_conv *c, int cin, int cout, int k, int stride, int pad,
+		 bool bias, bool sn)
+{
+	int64_t wshape[4] = {cout, cin, k, k}, bshape[1] = {cout};
+	int err;
+
+	memset(c, 0, sizeof *c);
+	c->cin = cin;
+	c->cout = cout;
+	c->k = k;
+	c->stride = stride;
+	c->pad = pad;
+	c->has_bias = bias;
+	c->has_sn = sn;
+	err = dfm_nn_param_init(&c->weight, 4, wshape);
+	if (!err && bias)
+		err = dfm_nn_param_init(&c->bias, 1, bshape);
+	if (!err && sn)
+		err = dfm_nn_sn_init(&c->sn, cout, cin * k * k, 0, "conv");
+	if (!err) {
+		c->dw = dfm_nn_alloc(c->weight.count);
+		c->plans = calloc(MAX_PLANS, sizeof *c->plans);
+		if (!c->dw || !c->plans)
+			err = dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution");
+	}
+	if (err)
+		dfm_nn_conv_free(c);
+	return err;
+}
+
+static void
+plan_free(struct dfm_nn_conv_plan *p)
+{
+	dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_wei, p->wei_fwd.prim,
+				    p->wei_bwd.prim, p->diff_wei.prim};
+
+	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+		if (prims[i])
+			dnnl_primitive_destroy(prims[i]);
+	if (p->fwd_pd)
+		dnnl_primitive_desc_destroy(p->fwd_pd);
+	free(p->wei_fwd_buf);
+	free(p->wei_bwd_buf);
+	free(p->diff_wei_buf);
+	dfm_nn_tensor_free(&p->sub);
+	dfm_nn_tensor_free(&p->dsub);
+	memset(p, 0, sizeof *p);
+}
+
+void
+dfm_nn_conv_free(struct dfm_nn_conv *c)
+{
+	for (int i = 0; i < c->nplans; i++)
+		plan_free(&c->plans[i]);
+	free(c->plans);
+	free(c->dw);
+	dfm_nn_param_free(&c->weight);
+	dfm_nn_param_free(&c->bias);
+	dfm_nn_sn_free(&c->sn);
+	memset(c, 0, sizeof *c);
+}
+
+static int64_t
+out_size(const struct dfm_nn_conv *c, int64_t in)
+{
+	return (in + 2 * c->pad - c->k) / c->stride + 1;
+}
+
+/* Strides and padding.  oneDNN wants the right padding that makes the
+ * output size exact; where the stride does not divide evenly, PyTorch drops
+ * the last rows, which is a smaller (even negative) right padding.  A
+ * strided 1x1 convolution runs as a stride-1 one on picked pixels: oneDNN
+ * 2.6's strided 1x1 backward pass on NHWC writes outside its buffers when
+ * the right padding is negative (as valgrind shows on AVX2). */
+static void
+geometry(const struct dfm_nn_conv *c, const struct dfm_nn_conv_plan *p, dnnl_dims_t strides,
+	 dnnl_dims_t pad_l, dnnl_dims_t pad_r)
+{
+	if (p->subsample) {
+		strides[0] = strides[1] = 1;
+		pad_l[0] = pad_l[1] = pad_r[0] = pad_r[1] = 0;
+		return;
+	}
+	strides[0] = strides[1] = c->stride;
+	pad_l[0] = pad_l[1] = c->pad;
+	pad_r[0] = (out_size(c, p->h) - 1) * c->stride + c->k - p->h - c->pad;
+	pad_r[1] = (out_size(c, p->w) - 1) * c->stride + c->k - p->w - c->pad;
+}
+
+/* The forward primitive descriptor, with the fused ReLU as a post-op. */
+static int
+create_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	       const dnnl_convolution_desc_t *d, dnnl_primitive_desc_t *pd)
+{
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t ops = NULL;
+	int err = 0;
+
+	if (c->relu) {
+		err = dfm_nn_check(dnnl_primitive_attr_create(&attr), "attributes");
+		if (!err)
+			err = dfm_nn_check(dnnl_post_ops_create(&ops), "post-ops");
+		if (!err)
+			err = dfm_nn_check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu,
+									0, 0), "post-ops");
+		if (!err)
+			err = dfm_nn_check(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+	}
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_desc_create(pd, d, attr, ctx->engine, NULL),
+				   "convolution");
+	if (ops)
+		dnnl_post_ops_destroy(ops);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return err;
+}
+
+/* Builds the descriptors of a shape and checks that the primitive takes
+ * activations in the layout given, NHWC. */
+static int
+plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	     struct dfm_nn_conv_plan *p)
+{
+	int64_t oh = out_size(c, p->h), ow = out_size(c, p->w);
+	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, dst = {p->n, c->cout, oh, ow};
+	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
+	dnnl_memory_desc_t wei_any;
+	dnnl_convolution_desc_t d;
+	const dnnl_memory_desc_t *q;
+	int err;
+
+	geometry(c, p, strides, pad, pad_r);
+	dnnl_memory_desc_init_by_tag(&p->src_md, 4, src, dnnl_f32, dnnl_nhwc);
+	dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32, dnnl_nhwc);
+	dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32, dnnl_oihw);
+	dnnl_memory_desc_init_by_tag(&p->bias_md, 1, bias, dnnl_f32, dnnl_x);
+	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
+	err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
+			   dnnl_convolution_direct, &p->src_md, &wei_any,
+			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
+			   "convolution descriptor");
+	if (!err)
+		err = create_forward(ctx, c, &d, &p->fwd_pd);
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_create(&p->fwd, p->fwd_pd), "convolution");
+	if (err)
+		return err;
+	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
+	if (!dnnl_memory_desc_equal(q, &p->src_md) ||
+	    !dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0),
+				    &p->dst_md))
+		return dfm_nn_fail(DFM_ERR_DNNL, "convolution: activations not taken as NHWC");
+	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_weights_md, 0);
+	err = reorder_init(ctx, &p->wei_fwd, &p->wei_md, q);
+	if (err)
+		return err;
+	p->wei_fwd_buf = dfm_nn_alloc(dnnl_memory_desc_get_size(q) / sizeof(float) + 1);
+	if (!p->wei_fwd_buf)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for convolution weights");
+	return 0;
+}
+
+static int
+plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+		   struct dfm_nn_conv_plan *p)
+{
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
+	dnnl_memory_desc_t wei_any;
+	dnnl_convolution_desc_t d;
+	dnnl_primitive_desc_t pd = NULL;
+	const dnnl_memory_desc_t *q;
+	int err;
+
+	geometry(c, p, strides, pad, pad_r);
+	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
+	err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct,
+			   &p->src_md, &wei_any, &p->dst_md, strides, pad, pad_r),
+			   "convolution backward data descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
+							      p->fwd_pd), "convolution backward data");
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_data, pd),
+				   "convolution backward data");
+	if (!err) {
+		q = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0);
+		if (!dnnl_memory_desc_equal(q, &p->src_md))
+			err = dfm_nn_fail(DFM_ERR_DNNL, "convolution: gradients not NHWC");
+	}
+	if (!err) {
+		q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+		err = reorder_init(ctx, &p->wei_bwd, &p->wei_md, q);
+	}
+	if (!err) {
+		p->wei_bwd_buf = dfm_nn_alloc(dnnl_memory_desc_get_size(q) / sizeof(float) + 1);
+		if (!p->wei_bwd_buf)
+			err = dfm_nn_fail(DFM_ERR_NOMEM, "no memory for convolution weights");
+	}
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	return err;
+}
+
+static int
+plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+		      struct dfm_nn_conv_plan *p)
+{
+	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
+	dnnl_memory_desc_t wei_any;
+	dnnl_convolution_desc_t d;
+	dnnl_primitive_desc_t pd = NULL;
+	const dnnl_memory_desc_t *q;
+	int err;
+
+	geometry(c, p, strides, pad, pad_r);
+	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
+	err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d,
+			   dnnl_convolution_direct, &p->src_md, &wei_any,
+			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
+			   "convolution backward weights descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
+							      p->fwd_pd),
+				   "convolution backward weights");
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_wei, pd),
+				   "convolution backward weights");
+	if (!err) {
+		q = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0);
+		err = reorder_init(ctx, &p->diff_wei, q, &p->wei_md);
+	}
+	if (!err) {
+		p->diff_wei_buf = dfm_nn_alloc(dnnl_memory_desc_get_size(q) / sizeof(float) + 1);
+		if (!p->diff_wei_buf)
+			err = dfm_nn_fail(DFM_ERR_NOMEM, "no memory for convolution gradients");
+	}
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	return err;
+}
+
+/* The plan for x's shape, made on first use; the oldest is replaced when
+ * all slots are taken. */
+static int
+plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
+	 struct dfm_nn_conv_plan **out)
+{
+	struct dfm_nn_conv_plan *p;
+	int err;
+
+	if (x->ndim != 4 || x->dims[1] != c->cin)
+		return dfm_nn_fail(DFM_ERR_USAGE, "convolution: input has %lld channels, want %d",
+				   (long long)x->dims[1], c->cin);
+	for (int i = 0; i < c->nplans; i++) {
+		p = &c->plans[i];
+		if (p->n == x->dims[0] && p->h == x->dims[2] && p->w == x->dims[3]) {
+			*out = p;
+			return 0;
+		}
+	}
+	if (c->nplans == MAX_PLANS) {
+		plan_free(&c->plans[0]);
+		memmove(c->plans, c->plans + 1, (MAX_PLANS - 1) * sizeof *c->plans);
+		c->nplans--;
+	}
+	p = &c->plans[c->nplans++];
+	memset(p, 0, sizeof *p);
+	p->n = x->dims[0];
+	p->h = x->dims[2];
+	p->w = x->dims[3];
+	p->subsample = c->k == 1 && c->stride > 1 && c->pad == 0;
+	err = plan_forward(ctx, c, p);
+	if (err) {
+		plan_free(p);
+		c->nplans--;
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+/* sub = the pixels a strided 1x1 convolution reads. */
+static int
+pick_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
+	    struct dfm_nn_tensor *sub)
+{
+	int64_t n = x->dims[0], ch = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int64_t oh = out_size(c, h), ow = out_size(c, w), s = c->stride;
+	int err = dfm_nn_tensor_shape(sub, n, ch, oh, ow);
+
+	if (err)
+		return err;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t y = 0; y < oh; y++)
+			for (int64_t xx = 0; xx < ow; xx++)
+				memcpy(sub->data + ((i * oh + y) * ow + xx) * ch,
+				       x->data + ((i * h + y * s) * w + xx * s) * ch,
+				       (size_t)ch * sizeof(float));
+	return 0;
+}
+
+/* The inverse for gradients: dx is zero but at the picked pixels. */
+static void
+place_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *dsub,
+	     struct dfm_nn_tensor *dx)
+{
+	int64_t n = dx->dims[0], ch = dx->dims[1], h = dx->dims[2], w = dx->dims[3];
+	int64_t oh = dsub->dims[2], ow = dsub->dims[3], s = c->stride;
+
+	dfm_nn_tensor_zero(dx);
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t y = 0; y < oh; y++)
+			for (int64_t xx = 0; xx < ow; xx++)
+				memcpy(dx->data + ((i * h + y * s) * w + xx * s) * ch,
+				       dsub->data + ((i * oh + y) * ow + xx) * ch,
+				       (size_t)ch * sizeof(float));
+}
+
+static const float *
+effective_weight(const struct dfm_nn_conv *c)
+{
+	return c->has_sn ? c->sn.w : c->weight.data;
+}
+
+int
+dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
+		    const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, bool train)
+{
+	struct dfm_nn_conv_plan *p;
+	int err;
+
+	err = plan_for(ctx, c, x, &p);
+	if (err)
+		return err;
+	err = dfm_nn_tensor_shape(y, p->n, c->cout, out_size(c, p->h), out_size(c, p->w));
+	if (err)
+		return err;
+	if (c->has_sn)
+		dfm_nn_sn_forward(&c->sn, c->weight.data, train);
+	err = reorder_run(ctx, &p->wei_fwd, effective_weight(c), p->wei_fwd_buf);
+	if (!err && p->subsample)
+		err = pick_pixels(c, x, &p->sub);
+	if (err)
+		return err;
+	{
+		int k[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+		const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->wei_fwd.to, &p->dst_md,
+						    &p->bias_md};
+		void *ptrs[4] = {p->subsample ? p->sub.data : x->data, p->wei_fwd_buf, y->data,
+				 c->bias.data};
+
+		return run(ctx, p->fwd, c->has_bias ? 4 : 3, k, mds, ptrs, "convolution");
+	}
+}
+
+static int
+backward_data(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, struct dfm_nn_conv_plan *p,
+	      const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
+{
+	int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+	const dnnl_memory_desc_t *mds[3] = {&p->dst_md, &p->wei_bwd.to, &p->src_md};
+	void *ptrs[3];
+	int err = 0;
+
+	if (!p->bwd_data)
+		err = plan_backward_data(ctx, c, p);
+	if (!err)
+		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
+	if (!err && p->subsample)
+		err = dfm_nn_tensor_like(&p->dsub, &p->sub);
+	if (!err)
+		err = reorder_run(ctx, &p->wei_bwd, effective_weight(c), p->wei_bwd_buf);
+	ptrs[0] = dy->data;
+	ptrs[1] = p->wei_bwd_buf;
+	ptrs[2] = p->subsample ? p->dsub.data : dx->data;
+	if (!err)
+		err = run(ctx, p->bwd_data, 3, k, mds, ptrs, "convolution backward data");
+	if (!err && p->subsample)
+		place_pixels(c, &p->dsub, dx);
+	return err;
+}
+
+static int
+backward_weights(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
+		 struct dfm_nn_conv_plan *p, const struct dfm_nn_tensor *x,
+		 const struct dfm_nn_tensor *dy)
+{
+	int k[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+	const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->dst_md, &p->diff_wei.from,
+					    &p->bias_md};
+	void *ptrs[4] = {p->subsample ? p->sub.data : x->data, dy->data, NULL, c->bias.grad};
+	int err = 0;
+
+	if (!p->bwd_wei)
+		err = plan_backward_weights(ctx, c, p);
+	ptrs[2] = p->diff_wei_buf;
+	if (!err)
+		err = run(ctx, p->bwd_wei, c->has_bias ? 4 : 3, k, mds, ptrs,
+			  "convolution backward weights");
+	if (!err)
+		err = reorder_run(ctx, &p->diff_wei, p->diff_wei_buf,
+				  c->has_sn ? c->dw : c->weight.grad);
+	if (!err && c->has_sn)
+		dfm_nn_sn_backward(&c->sn, c->weight.data, c->dw, c->weight.grad);
+	return err;
+}
+
+int
+dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
+		     const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
+		     struct dfm_nn_tensor *dx)
+{
+	struct dfm_nn_conv_plan *p;
+	int err;
+
+	err = plan_for(ctx, c, x, &p);
+	if (!err && dx)
+		err = backward_data(ctx, c, p, dy, dx);
+	if (!err && !c->frozen)
+		err = backward_weights(ctx, c, p, x, dy);
+	return err;
+}

@@ -1,0 +1,313 @@
+/* Batch normalisation, plain and conditional, on NHWC images.
+ *
+ * Sums over the batch are formed per sample first (in parallel) and then
+ * added sample by sample in order, so results do not depend on the number
+ * of threads.  Variance is computed from deviations, in double. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/error.h"
+#include "stages/nn/layer.h"
+
+int
+dfm_nn_bn_init(struct dfm_nn_bn *b, int c, int nclass)
+{
+	int64_t shape[2] = {nclass > 0 ? nclass : c, c};
+	int ndim = nclass > 0 ? 2 : 1;
+	int err;
+
+	memset(b, 0, sizeof *b);
+	b->c = c;
+	b->nclass = nclass;
+	b->eps = 1e-5f;
+	b->momentum = 0.1f;
+	err = dfm_nn_param_init(&b->gamma, ndim, nclass > 0 ? shape : shape + 1);
+	if (!err)
+		err = dfm_nn_param_init(&b->beta, ndim, nclass > 0 ? shape : shape + 1);
+	if (err) {
+		dfm_nn_bn_free(b);
+		return err;
+	}
+	dfm_nn_param_fill(&b->gamma, 1);
+	b->running_mean = dfm_nn_alloc((size_t)c);
+	b->running_var = dfm_nn_alloc((size_t)c);
+	b->mean = dfm_nn_alloc((size_t)c);
+	b->rstd = dfm_nn_alloc((size_t)c);
+	if (!b->running_mean || !b->running_var || !b->mean || !b->rstd) {
+		dfm_nn_bn_free(b);
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for batch norm");
+	}
+	for (int i = 0; i < c; i++)
+		b->running_var[i] = 1;
+	return 0;
+}
+
+void
+dfm_nn_bn_free(struct dfm_nn_bn *b)
+{
+	dfm_nn_param_free(&b->gamma);
+	dfm_nn_param_free(&b->beta);
+	free(b->running_mean);
+	free(b->running_var);
+	free(b->mean);
+	free(b->rstd);
+	free(b->part);
+	memset(b, 0, sizeof *b);
+}
+
+static int
+check_input(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels)
+{
+	size_t need = 2 * (size_t)x->dims[0] * (size_t)b->c;
+
+	if (x->ndim != 4 || x->dims[1] != b->c)
+		return dfm_nn_fail(DFM_ERR_USAGE, "batch norm: input has %lld channels, want %d",
+				   (long long)x->dims[1], b->c);
+	if (b->nclass > 0) {
+		if (!labels)
+			return dfm_nn_fail(DFM_ERR_USAGE, "conditional batch norm: no labels");
+		for (int64_t i = 0; i < x->dims[0]; i++)
+			if (labels[i] < 0 || labels[i] >= b->nclass)
+				return dfm_nn_fail(DFM_ERR_USAGE,
+						   "conditional batch norm: label %d out of range",
+						   (int)labels[i]);
+	}
+	if (need > b->part_cap) {
+		double *p = malloc(need * sizeof *p);
+
+		if (!p)
+			return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for batch norm sums");
+		free(b->part);
+		b->part = p;
+		b->part_cap = need;
+	}
+	return 0;
+}
+
+/* Per-sample sums of (x - center)^power for power 1 or 2 into part[n][c]. */
+static void
+sample_sums(const struct dfm_nn_tensor *x, const float *center, int power, double *part)
+{
+	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		double *s = part + i * c;
+		const float *xi = x->data + i * hw * c;
+
+		memset(s, 0, (size_t)c * sizeof *s);
+		for (int64_t p = 0; p < hw; p++)
+			for (int64_t ch = 0; ch < c; ch++) {
+				double d = xi[p * c + ch] - (center ? center[ch] : 0);
+
+				s[ch] += power == 1 ? d : d * d;
+			}
+	}
+}
+
+static void
+batch_stats(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x)
+{
+	int64_t n = x->dims[0], c = b->c;
+	double count = (double)n * (double)(x->dims[2] * x->dims[3]);
+
+	sample_sums(x, NULL, 1, b->part);
+	for (int64_t ch = 0; ch < c; ch++) {
+		double s = 0;
+
+		for (int64_t i = 0; i < n; i++)
+			s += b->part[i * c + ch];
+		b->mean[ch] = (float)(s / count);
+	}
+	sample_sums(x, b->mean, 2, b->part);
+	for (int64_t ch = 0; ch < c; ch++) {
+		double s = 0, var;
+
+		for (int64_t i = 0; i < n; i++)
+			s += b->part[i * c + ch];
+		var = s / count;
+		b->rstd[ch] = (float)(1.0 / sqrt(var + b->eps));
+		b->running_mean[ch] = (1 - b->momentum) * b->running_mean[ch] +
+				      b->momentum * b->mean[ch];
+		b->running_var[ch] = (float)((1 - b->momentum) * b->running_var[ch] +
+				     b->momentum * var * count / (count > 1 ? count - 1 : 1));
+	}
+}
+
+static const float *
+row_of(const struct dfm_nn_param *p, const int32_t *labels, int64_t i, int64_t c)
+{
+	return labels ? p->data + (int64_t)labels[i] * c : p->data;
+}
+
+int
+dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
+		  struct dfm_nn_tensor *y, bool train)
+{
+	int64_t n, c = b->c, hw;
+	int err;
+
+	err = check_input(b, x, labels);
+	if (!err && y != x)
+		err = dfm_nn_tensor_like(y, x);
+	if (err)
+		return err;
+	if (b->nclass == 0)
+		labels = NULL;
+	if (train) {
+		batch_stats(b, x);
+	} else {
+		for (int64_t ch = 0; ch < c; ch++) {
+			b->mean[ch] = b->running_mean[ch];
+			b->rstd[ch] = (float)(1.0 / sqrt((double)b->running_var[ch] + b->eps));
+		}
+	}
+	b->trained = train;
+	n = x->dims[0];
+	hw = x->dims[2] * x->dims[3];
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		const float *g = row_of(&b->gamma, labels, i, c);
+		const float *be = row_of(&b->beta, labels, i, c);
+		const float *mean = b->mean, *rstd = b->rstd;
+		float lo = b->relu ? 0 : -INFINITY;
+
+		for (int64_t p = 0; p < hw; p++) {
+			const float *xr = x->data + (i * hw + p) * c;
+			float *yr = y->data + (i * hw + p) * c;
+
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++) {
+				float v = (xr[ch] - mean[ch]) * rstd[ch] * g[ch] + be[ch];
+
+				yr[ch] = v > lo ? v : lo;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The gradient reaching the affine output: dy, or zero where the fused
+ * ReLU was inactive. */
+static inline float
+masked(bool relu, float dy, float xhat, float g, float be)
+{
+	return !relu || xhat * g + be > 0 ? dy : 0;
+}
+
+/* Per-sample sums of dy and dy * xhat: part[n][0..c) and part[n][c..2c). */
+static void
+grad_sums(const struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
+	  const struct dfm_nn_tensor *dy, double *part)
+{
+	int64_t n = x->dims[0], c = b->c, hw = x->dims[2] * x->dims[3];
+
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		const float *g = row_of(&b->gamma, labels, i, c);
+		const float *be = row_of(&b->beta, labels, i, c);
+		const float *mean = b->mean, *rstd = b->rstd;
+		double *sd = part + 2 * i * c, *sx = sd + c;
+		bool relu = b->relu;
+
+		memset(sd, 0, 2 * (size_t)c * sizeof *sd);
+		for (int64_t p = 0; p < hw; p++) {
+			const float *xr = x->data + (i * hw + p) * c;
+			const float *dr = dy->data + (i * hw + p) * c;
+
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++) {
+				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
+				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
+
+				sd[ch] += d;
+				sx[ch] += d * xhat;
+			}
+		}
+	}
+}
+
+/* Gradients of gamma and beta, and the two means the input gradient needs:
+ * k1 = mean(dy g), k2 = mean(dy g xhat), per channel. */
+static void
+param_grads(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
+	    double *k1, double *k2)
+{
+	int64_t n = x->dims[0], c = b->c;
+	double count = (double)n * (double)(x->dims[2] * x->dims[3]);
+
+	memset(b->gamma.grad, 0, b->gamma.count * sizeof(float));
+	memset(b->beta.grad, 0, b->beta.count * sizeof(float));
+	memset(k1, 0, (size_t)c * sizeof *k1);
+	memset(k2, 0, (size_t)c * sizeof *k2);
+	for (int64_t i = 0; i < n; i++) {
+		const double *sd = b->part + 2 * i * c, *sx = sd + c;
+		int64_t off = labels ? (int64_t)labels[i] * c : 0;
+		const float *g = b->gamma.data + off;
+
+		for (int64_t ch = 0; ch < c; ch++) {
+			b->beta.grad[off + ch] += (float)sd[ch];
+			b->gamma.grad[off + ch] += (float)sx[ch];
+			k1[ch] += sd[ch] * g[ch];
+			k2[ch] += sx[ch] * g[ch];
+		}
+	}
+	for (int64_t ch = 0; ch < c; ch++) {
+		k1[ch] /= count;
+		k2[ch] /= count;
+	}
+}
+
+int
+dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
+		   const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
+{
+	int64_t n, c = b->c, hw;
+	double *k = NULL;
+	int err;
+
+	err = check_input(b, x, labels);
+	if (err)
+		return err;
+	if (b->nclass == 0)
+		labels = NULL;
+	k = calloc(2 * (size_t)c, sizeof *k);
+	if (!k)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for batch norm gradients");
+	grad_sums(b, x, labels, dy, b->part);
+	param_grads(b, x, labels, k, k + c);
+	if (!b->trained)
+		memset(k, 0, 2 * (size_t)c * sizeof *k);
+	if (dx && dx != dy)
+		err = dfm_nn_tensor_like(dx, x);
+	if (err || !dx)
+		goto out;
+	n = x->dims[0];
+	hw = x->dims[2] * x->dims[3];
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		const float *g = row_of(&b->gamma, labels, i, c);
+		const float *be = row_of(&b->beta, labels, i, c);
+		const float *mean = b->mean, *rstd = b->rstd;
+		bool relu = b->relu;
+
+		for (int64_t p = 0; p < hw; p++) {
+			const float *xr = x->data + (i * hw + p) * c;
+			const float *dr = dy->data + (i * hw + p) * c;
+			float *out = dx->data + (i * hw + p) * c;
+
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++) {
+				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
+				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
+
+				out[ch] = rstd[ch] * (d * g[ch] - (float)k[ch] -
+						      xhat * (float)k[c + ch]);
+			}
+		}
+	}
+out:
+	free(k);
+	return err;
+}

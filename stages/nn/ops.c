@@ -1,0 +1,345 @@
+/* Element-wise and shape layers on NHWC images and rows.  All are memory
+ * bound; each output element is written by one thread, so they are
+ * deterministic at any thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "cache/error.h"
+#include "stages/nn/layer.h"
+
+static int
+same_shape(struct dfm_nn_tensor *y, const struct dfm_nn_tensor *x)
+{
+	return y == x ? 0 : dfm_nn_tensor_like(y, x);
+}
+
+/* The kernels below are marked simd so that the compiler vectorises them
+ * without alias checks: where an output aliases its input, each element is
+ * read before it is written, which keeps that valid. */
+
+int
+dfm_nn_relu_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int err = same_shape(y, x);
+	const float *xs = x->data;
+	float *ys = y->data;
+	size_t n = x->count;
+
+	if (err)
+		return err;
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++)
+		ys[i] = xs[i] > 0 ? xs[i] : 0;
+	return 0;
+}
+
+int
+dfm_nn_relu_backward(const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
+		     struct dfm_nn_tensor *dx)
+{
+	int err = dx == dy ? 0 : dfm_nn_tensor_like(dx, x);
+	const float *xs = x->data, *g = dy->data;
+	float *out = dx->data;
+	size_t n = x->count;
+
+	if (err)
+		return err;
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++)
+		out[i] = xs[i] > 0 ? g[i] : 0;
+	return 0;
+}
+
+int
+dfm_nn_tanh_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int err = same_shape(y, x);
+	const float *xs = x->data;
+	float *ys = y->data;
+	size_t n = x->count;
+
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		ys[i] = tanhf(xs[i]);
+	return 0;
+}
+
+int
+dfm_nn_tanh_backward(const struct dfm_nn_tensor *y, const struct dfm_nn_tensor *dy,
+		     struct dfm_nn_tensor *dx)
+{
+	int err = dx == dy ? 0 : dfm_nn_tensor_like(dx, y);
+	const float *ys = y->data, *g = dy->data;
+	float *out = dx->data;
+	size_t n = y->count;
+
+	if (err)
+		return err;
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < n; i++)
+		out[i] = g[i] * (1 - ys[i] * ys[i]);
+	return 0;
+}
+
+int
+dfm_nn_add(const struct dfm_nn_tensor *a, const struct dfm_nn_tensor *b,
+	   struct dfm_nn_tensor *y)
+{
+	size_t n = a->count;
+	int err;
+
+	if (a->count != b->count || memcmp(a->dims, b->dims, sizeof a->dims) != 0)
+		return dfm_nn_fail(DFM_ERR_USAGE, "add: shapes differ");
+	err = (y == a || y == b) ? 0 : dfm_nn_tensor_like(y, a);
+	if (err)
+		return err;
+	{
+		const float *as = a->data, *bs = b->data;
+		float *ys = y->data;
+
+#pragma omp parallel for simd schedule(static)
+		for (size_t i = 0; i < n; i++)
+			ys[i] = as[i] + bs[i];
+	}
+	return 0;
+}
+
+static int
+check_image(const struct dfm_nn_tensor *x, const char *what, bool even)
+{
+	if (x->ndim != 4)
+		return dfm_nn_fail(DFM_ERR_USAGE, "%s: input is not an image", what);
+	if (even && (x->dims[2] % 2 || x->dims[3] % 2))
+		return dfm_nn_fail(DFM_ERR_USAGE, "%s: odd size %lldx%lld", what,
+				   (long long)x->dims[2], (long long)x->dims[3]);
+	return 0;
+}
+
+int
+dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2] / 2, w = x->dims[3] / 2;
+	int err = check_image(x, "average pool", true);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(y, n, c, h, w);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < n * h; r++) {
+		int64_t i = r / h, oy = r % h;
+
+		for (int64_t ox = 0; ox < w; ox++) {
+			const float *a = x->data + ((i * 2 * h + 2 * oy) * 2 * w + 2 * ox) * c;
+			const float *b = a + 2 * w * c;
+			float *o = y->data + ((i * h + oy) * w + ox) * c;
+
+			for (int64_t ch = 0; ch < c; ch++)
+				o[ch] = 0.25f * ((a[ch] + a[c + ch]) + (b[ch] + b[c + ch]));
+		}
+	}
+	return 0;
+}
+
+int
+dfm_nn_avgpool2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
+{
+	int64_t n = dy->dims[0], c = dy->dims[1], h = dy->dims[2], w = dy->dims[3];
+	int err = check_image(dy, "average pool", false);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(dx, n, c, 2 * h, 2 * w);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < n * h; r++) {
+		int64_t i = r / h, oy = r % h;
+
+		for (int64_t ox = 0; ox < w; ox++) {
+			float *a = dx->data + ((i * 2 * h + 2 * oy) * 2 * w + 2 * ox) * c;
+			float *b = a + 2 * w * c;
+			const float *g = dy->data + ((i * h + oy) * w + ox) * c;
+
+			for (int64_t ch = 0; ch < c; ch++)
+				a[ch] = a[c + ch] = b[ch] = b[c + ch] = 0.25f * g[ch];
+		}
+	}
+	return 0;
+}
+
+int
+dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int err = check_image(x, "upsample", false);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(y, n, c, 2 * h, 2 * w);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < n * h; r++) {
+		int64_t i = r / h, iy = r % h;
+
+		for (int64_t ix = 0; ix < w; ix++) {
+			const float *g = x->data + ((i * h + iy) * w + ix) * c;
+			float *a = y->data + ((i * 2 * h + 2 * iy) * 2 * w + 2 * ix) * c;
+			float *b = a + 2 * w * c;
+
+			memcpy(a, g, (size_t)c * sizeof *a);
+			memcpy(a + c, g, (size_t)c * sizeof *a);
+			memcpy(b, g, (size_t)c * sizeof *a);
+			memcpy(b + c, g, (size_t)c * sizeof *a);
+		}
+	}
+	return 0;
+}
+
+int
+dfm_nn_upsample2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
+{
+	int64_t n = dy->dims[0], c = dy->dims[1], h = dy->dims[2] / 2, w = dy->dims[3] / 2;
+	int err = check_image(dy, "upsample", true);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(dx, n, c, h, w);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < n * h; r++) {
+		int64_t i = r / h, oy = r % h;
+
+		for (int64_t ox = 0; ox < w; ox++) {
+			const float *a = dy->data + ((i * 2 * h + 2 * oy) * 2 * w + 2 * ox) * c;
+			const float *b = a + 2 * w * c;
+			float *o = dx->data + ((i * h + oy) * w + ox) * c;
+
+			for (int64_t ch = 0; ch < c; ch++)
+				o[ch] = (a[ch] + a[c + ch]) + (b[ch] + b[c + ch]);
+		}
+	}
+	return 0;
+}
+
+int
+dfm_nn_global_sum_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+	int err = check_image(x, "global sum", false);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(y, n, c, 0, 1);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++) {
+		float *o = y->data + i * c;
+
+		memset(o, 0, (size_t)c * sizeof *o);
+		for (int64_t p = 0; p < hw; p++)
+			for (int64_t ch = 0; ch < c; ch++)
+				o[ch] += x->data[(i * hw + p) * c + ch];
+	}
+	return 0;
+}
+
+int
+dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+			   struct dfm_nn_tensor *dx)
+{
+	int64_t n = dy->dims[0], c = dy->dims[1];
+	int err = dfm_nn_tensor_shape(dx, n, c, h, w);
+
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < n * h * w; r++)
+		memcpy(dx->data + r * c, dy->data + (r / (h * w)) * c, (size_t)c * sizeof(float));
+	return 0;
+}
+
+int
+dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_t w,
+		 struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0];
+	int err;
+
+	if (x->ndim != 2 || x->dims[1] != c * h * w)
+		return dfm_nn_fail(DFM_ERR_USAGE, "unflatten: %lld features, want %lld",
+				   (long long)x->dims[1], (long long)(c * h * w));
+	err = dfm_nn_tensor_shape(y, n, c, h, w);
+	if (err)
+		return err;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t p = 0; p < h * w; p++)
+				y->data[(i * h * w + p) * c + ch] = x->data[(i * c + ch) * h * w + p];
+	return 0;
+}
+
+int
+dfm_nn_flatten(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+	int err = check_image(x, "flatten", false);
+
+	if (!err)
+		err = dfm_nn_tensor_shape(y, n, c * hw, 0, 1);
+	if (err)
+		return err;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t p = 0; p < hw; p++)
+				y->data[(i * c + ch) * hw + p] = x->data[(i * hw + p) * c + ch];
+	return 0;
+}
+
+int
+dfm_nn_concat(const struct dfm_nn_tensor *const *xs, int n, struct dfm_nn_tensor *y)
+{
+	int64_t c = 0, c0 = 0, rows;
+	int err;
+
+	for (int k = 0; k < n; k++) {
+		if (xs[k]->ndim != 4 || xs[k]->dims[0] != xs[0]->dims[0] ||
+		    xs[k]->dims[2] != xs[0]->dims[2] || xs[k]->dims[3] != xs[0]->dims[3])
+			return dfm_nn_fail(DFM_ERR_USAGE, "concat: input %d does not match", k);
+		c += xs[k]->dims[1];
+	}
+	if (n < 1)
+		return dfm_nn_fail(DFM_ERR_USAGE, "concat: no inputs");
+	err = dfm_nn_tensor_shape(y, xs[0]->dims[0], c, xs[0]->dims[2], xs[0]->dims[3]);
+	if (err)
+		return err;
+	rows = xs[0]->dims[0] * xs[0]->dims[2] * xs[0]->dims[3];
+	for (int k = 0; k < n; k++) {
+		int64_t ck = xs[k]->dims[1];
+
+#pragma omp parallel for schedule(static)
+		for (int64_t r = 0; r < rows; r++)
+			memcpy(y->data + r * c + c0, xs[k]->data + r * ck, (size_t)ck * sizeof(float));
+		c0 += ck;
+	}
+	return 0;
+}
+
+int
+dfm_nn_concat_slice(const struct dfm_nn_tensor *dy, int64_t c0, int64_t c,
+		    struct dfm_nn_tensor *dx)
+{
+	int64_t rows = dy->dims[0] * dy->dims[2] * dy->dims[3], ct = dy->dims[1];
+	int err;
+
+	if (dy->ndim != 4 || c0 < 0 || c < 1 || c0 + c > ct)
+		return dfm_nn_fail(DFM_ERR_USAGE, "concat: slice out of range");
+	err = dfm_nn_tensor_shape(dx, dy->dims[0], c, dy->dims[2], dy->dims[3]);
+	if (err)
+		return err;
+#pragma omp parallel for schedule(static)
+	for (int64_t r = 0; r < rows; r++)
+		memcpy(dx->data + r * c, dy->data + r * ct + c0, (size_t)c * sizeof(float));
+	return 0;
+}

@@ -1,0 +1,211 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "cache/error.h"
+#include "stages/nn/tensor.h"
+
+static _Thread_local char errmsg[256];
+
+const char *
+dfm_nn_errmsg(void)
+{
+	return errmsg;
+}
+
+int
+dfm_nn_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof errmsg, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int
+dfm_nn_check(dnnl_status_t s, const char *what)
+{
+	if (s == dnnl_success)
+		return 0;
+	if (s == dnnl_out_of_memory)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "oneDNN: out of memory in %s", what);
+	return dfm_nn_fail(DFM_ERR_DNNL, "oneDNN: status %d in %s", (int)s, what);
+}
+
+int
+dfm_nn_ctx_init(struct dfm_nn_ctx *ctx, int threads)
+{
+	int err;
+
+	memset(ctx, 0, sizeof *ctx);
+	if (threads > 0)
+		omp_set_num_threads(threads);
+	ctx->threads = omp_get_max_threads();
+	err = dfm_nn_check(dnnl_engine_create(&ctx->engine, dnnl_cpu, 0), "engine");
+	if (err)
+		return err;
+	err = dfm_nn_check(dnnl_stream_create(&ctx->stream, ctx->engine,
+					      dnnl_stream_default_flags), "stream");
+	if (err) {
+		dnnl_engine_destroy(ctx->engine);
+		ctx->engine = NULL;
+	}
+	return err;
+}
+
+void
+dfm_nn_ctx_free(struct dfm_nn_ctx *ctx)
+{
+	if (ctx->stream)
+		dnnl_stream_destroy(ctx->stream);
+	if (ctx->engine)
+		dnnl_engine_destroy(ctx->engine);
+	memset(ctx, 0, sizeof *ctx);
+}
+
+float *
+dfm_nn_alloc(size_t n)
+{
+	size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+	float *p;
+
+	if (bytes == 0)
+		bytes = 64;
+	p = aligned_alloc(64, bytes);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+int
+dfm_nn_tensor_shape(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w)
+{
+	dnnl_dims_t dims = {n, c, h, w};
+	int ndim = h > 0 ? 4 : 2;
+	size_t count = (size_t)n * (size_t)c * (ndim == 4 ? (size_t)(h * w) : 1);
+	dnnl_status_t s;
+
+	if (count > t->cap) {
+		float *p = dfm_nn_alloc(count);
+
+		if (!p)
+			return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a tensor of %zu floats",
+					   count);
+		free(t->data);
+		t->data = p;
+		t->cap = count;
+	}
+	t->ndim = ndim;
+	memcpy(t->dims, dims, sizeof t->dims);
+	if (ndim == 2)
+		t->dims[2] = t->dims[3] = 1;
+	t->count = count;
+	s = dnnl_memory_desc_init_by_tag(&t->md, ndim, dims, dnnl_f32,
+					 ndim == 4 ? dnnl_nhwc : dnnl_ab);
+	return dfm_nn_check(s, "tensor descriptor");
+}
+
+int
+dfm_nn_tensor_like(struct dfm_nn_tensor *t, const struct dfm_nn_tensor *like)
+{
+	return dfm_nn_tensor_shape(t, like->dims[0], like->dims[1],
+				   like->ndim == 4 ? like->dims[2] : 0, like->dims[3]);
+}
+
+void
+dfm_nn_tensor_zero(struct dfm_nn_tensor *t)
+{
+	if (t->data)
+		memset(t->data, 0, t->count * sizeof(float));
+}
+
+void
+dfm_nn_tensor_free(struct dfm_nn_tensor *t)
+{
+	free(t->data);
+	memset(t, 0, sizeof *t);
+}
+
+int
+dfm_nn_tensor_from_nchw(struct dfm_nn_tensor *t, int ndim, const int64_t *dims,
+			const float *src)
+{
+	int64_t n = dims[0], c = dims[1], hw;
+	int err;
+
+	err = dfm_nn_tensor_shape(t, n, c, ndim == 4 ? dims[2] : 0, ndim == 4 ? dims[3] : 1);
+	if (err)
+		return err;
+	hw = ndim == 4 ? dims[2] * dims[3] : 1;
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t p = 0; p < hw; p++)
+				t->data[(i * hw + p) * c + ch] = src[(i * c + ch) * hw + p];
+	return 0;
+}
+
+void
+dfm_nn_tensor_to_nchw(const struct dfm_nn_tensor *t, float *dst)
+{
+	int64_t n = t->dims[0], c = t->dims[1], hw = t->dims[2] * t->dims[3];
+
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t p = 0; p < hw; p++)
+				dst[(i * c + ch) * hw + p] = t->data[(i * hw + p) * c + ch];
+}
+
+int
+dfm_nn_memory(const struct dfm_nn_ctx *ctx, const dnnl_memory_desc_t *md, void *data,
+	      dnnl_memory_t *out)
+{
+	return dfm_nn_check(dnnl_memory_create(out, md, ctx->engine, data), "memory");
+}
+
+int
+dfm_nn_reorder(const struct dfm_nn_ctx *ctx, const dnnl_memory_desc_t *src_md,
+	       const void *src, const dnnl_memory_desc_t *dst_md, void *dst)
+{
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_t prim = NULL;
+	dnnl_memory_t ms = NULL, md = NULL;
+	int err;
+
+	if (dnnl_memory_desc_equal(src_md, dst_md)) {
+		if (src != dst)
+			memmove(dst, src, dnnl_memory_desc_get_size(src_md));
+		return 0;
+	}
+	err = dfm_nn_check(dnnl_reorder_primitive_desc_create(&pd, src_md, ctx->engine,
+							      dst_md, ctx->engine, NULL),
+			   "reorder descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_primitive_create(&prim, pd), "reorder");
+	if (!err)
+		err = dfm_nn_memory(ctx, src_md, (void *)src, &ms);
+	if (!err)
+		err = dfm_nn_memory(ctx, dst_md, dst, &md);
+	if (!err) {
+		dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+
+		err = dfm_nn_check(dnnl_primitive_execute(prim, ctx->stream, 2, args),
+				   "reorder");
+	}
+	if (!err)
+		err = dfm_nn_check(dnnl_stream_wait(ctx->stream), "reorder wait");
+	if (md)
+		dnnl_memory_destroy(md);
+	if (ms)
+		dnnl_memory_destroy(ms);
+	if (prim)
+		dnnl_primitive_destroy(prim);
+	if (pd)
+		dnnl_primitive_desc_destroy(pd);
+	return err;
+}
