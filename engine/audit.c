@@ -58,7 +58,10 @@ rerun(struct dfm_ctx *c, struct dfm_inst *in, struct dfm_worker **out)
 		.cache_dir = c->cache_dir, .env = &c->env, .threads = c->threads, .audit = 1,
 	};
 	struct dfm_worker *w;
-	int status, rc = dfm_worker_start(in, &wo, &w);
+	int status, rc;
+
+	dfm_record_env_load(&c->env);
+	rc = dfm_worker_start(in, &wo, &w);
 
 	if (rc)
 		return rc;

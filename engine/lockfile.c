@@ -159,6 +159,39 @@ entry_json(const struct dfm_inst *in, struct dfm_store *s)
 	return e;
 }
 
+/* An earlier entry still describes a cached instance when the key and the
+ * producers of its inputs are the same; reusing it saves reading the record
+ * back from the store. */
+static int
+still_true(const struct dfm_inst *in, json_object *old)
+{
+	json_object *key, *inputs, *list, *from;
+	char hex[DFM_DIGEST_HEX], name[1024];
+
+	if (!old || !in->cached || !json_object_object_get_ex(old, "key", &key) ||
+	    strcmp(json_object_get_string(key), dfm_digest_hex(&in->key, hex)) ||
+	    !json_object_object_get_ex(old, "inputs", &inputs))
+		return 0;
+	for (size_t s = 0; s < in->nslots; s++) {
+		if (!in->slots[s].n)
+			continue;
+		if (!json_object_object_get_ex(inputs, in->kind->inputs[s].name, &list) ||
+		    json_object_array_length(list) != in->slots[s].n)
+			return 0;
+		for (size_t e = 0; e < in->slots[s].n; e++) {
+			const struct dfm_edge *edge = &in->slots[s].edge[e];
+
+			snprintf(name, sizeof name, "%s.%s", edge->from->name,
+				 edge->from->kind->outputs[edge->out].name);
+			if (!json_object_object_get_ex(json_object_array_get_idx(list, e), "from",
+						       &from) ||
+			    strcmp(json_object_get_string(from), name))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 by_name(const void *a, const void *b)
 {
@@ -173,6 +206,8 @@ dfm_lock_write(const char *path, const struct dfm_graph *g, json_object *prev,
 	       struct dfm_store *s)
 {
 	json_object *lock = json_object_new_object(), *instances = json_object_new_object();
+	json_object *old_instances = NULL;
+	int changed = 0;
 	struct dfm_inst **sorted = malloc((g->n + 1) * sizeof *sorted);
 	char *tmp = NULL;
 	int rc = DFM_ERR_NOMEM;
@@ -187,10 +222,20 @@ dfm_lock_write(const char *path, const struct dfm_graph *g, json_object *prev,
 		const struct dfm_inst *in = sorted[i];
 		json_object *old = dfm_lock_entry(prev, in->name);
 
-		if (in->state == DFM_DONE && in->have_key)
+		if (in->state == DFM_DONE && in->have_key && !still_true(in, old)) {
 			json_object_object_add(instances, in->name, entry_json(in, s));
-		else if (old && in->state != DFM_FAILED)
+			changed = 1;
+		} else if (old && in->state != DFM_FAILED) {
 			json_object_object_add(instances, in->name, json_object_get(old));
+		} else {
+			changed |= old != NULL;
+		}
+	}
+	json_object_object_get_ex(prev, "instances", &old_instances);
+	if (!changed && old_instances &&
+	    json_object_object_length(old_instances) == json_object_object_length(instances)) {
+		rc = 0;   /* the file already says all this */
+		goto done;
 	}
 	json_object_object_add(lock, "instances", instances);
 	instances = NULL;

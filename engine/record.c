@@ -62,14 +62,23 @@ done:
 void
 dfm_record_env(const char *rules_dir, struct dfm_env_info *info)
 {
+	memset(info, 0, sizeof *info);
+	snprintf(info->rules_dir, sizeof info->rules_dir, "%s", rules_dir);
+}
+
+void
+dfm_record_env_load(struct dfm_env_info *info)
+{
 	const dnnl_version_t *v = dnnl_version();
 
-	memset(info, 0, sizeof *info);
+	if (info->loaded)
+		return;
+	info->loaded = 1;
 	if (gethostname(info->host, sizeof info->host - 1) != 0)
 		strcpy(info->host, "unknown");
 	snprintf(info->onednn, sizeof info->onednn, "%d.%d.%d", v->major, v->minor, v->patch);
 	info->isa = isa_name(dnnl_get_effective_cpu_isa());
-	git_state(rules_dir, info);
+	git_state(info->rules_dir, info);
 }
 
 static long long

@@ -9,8 +9,12 @@
 
 #define DFMAKE_VERSION "0.1.0"
 
-/* Facts about this machine and checkout, gathered once per command. */
+/* Facts about this machine and checkout, gathered once per command and
+ * only when something runs: reading git state costs more than a no-op
+ * build. */
 struct dfm_env_info {
+	int loaded;
+	char rules_dir[4096];
 	char host[256];
 	char onednn[32];
 	const char *isa;
@@ -19,8 +23,11 @@ struct dfm_env_info {
 	int dirty;             /* tracked files differ from the commit */
 };
 
-/* Fills info; rules_dir is the directory of the rules file. */
+/* Prepares info for the rules in rules_dir; reads nothing yet. */
 void dfm_record_env(const char *rules_dir, struct dfm_env_info *info);
+
+/* Gathers the facts, once; later calls do nothing. */
+void dfm_record_env_load(struct dfm_env_info *info);
 
 /* A run record as JSON text, malloc'd; NULL when out of memory. */
 char *dfm_record_json(const struct dfm_env_info *env, const struct dfm_inst *in,

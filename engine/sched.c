@@ -351,7 +351,10 @@ start(struct sched *sc, struct dfm_inst *in, struct dfm_claim *claim)
 		.threads = sc->o->threads,
 	};
 	struct job *job = &sc->jobs[sc->njobs];
-	int rc = dfm_worker_start(in, &wo, &job->w);
+	int rc;
+
+	dfm_record_env_load(sc->o->env);
+	rc = dfm_worker_start(in, &wo, &job->w);
 
 	if (rc) {
 		dfm_log_print("%s: cannot start a worker: %s", in->name, dfm_strerror(rc));

@@ -17,7 +17,7 @@ struct dfm_build_opts {
 	int dry_run;             /* say what would run, run nothing */
 	const char *cache_dir;
 	json_object *prev;       /* the previous lock, for reasons */
-	const struct dfm_env_info *env;
+	struct dfm_env_info *env;        /* loaded before the first worker */
 };
 
 struct dfm_build_stats {
