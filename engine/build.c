@@ -84,6 +84,8 @@ dfm_cmd_build(struct dfm_ctx *c, int argc, char **argv)
 		print_results(c);
 	if (st.skipped)
 		fprintf(stderr, "dfmake: %d skipped because an input failed\n", st.skipped);
+	if (st.interrupted)
+		fprintf(stderr, "dfmake: interrupted before the build finished\n");
 	fprintf(stderr, "dfmake: %d ran, %d cached, %d failed\n", st.ran, st.cached, st.failed);
 	return rc ? 1 : 0;
 }

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/cmd.h"
 #include "engine/lockfile.h"
+#include "stages/dataset.h"
 #include "stages/nn/safetensors.h"
 
 int
@@ -220,6 +222,17 @@ write_file(const char *path, const void *data, size_t size)
 	return rc;
 }
 
+/* A destination ending in '/' or naming a folder asks for a dataset's
+ * images as PNG files. */
+static int
+wants_folder(const char *dest)
+{
+	struct stat sb;
+	size_t n = strlen(dest);
+
+	return (n && dest[n - 1] == '/') || (stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode));
+}
+
 int
 dfm_cmd_export(struct dfm_ctx *c, int argc, char **argv)
 {
@@ -253,7 +266,16 @@ dfm_cmd_export(struct dfm_ctx *c, int argc, char **argv)
 		rc = 1;
 		goto done;
 	}
-	if ((rc = write_file(argv[1], data, size)))
+	if (wants_folder(argv[1])) {
+		char err[512];
+
+		if ((rc = dfm_dataset_export_dir(data, size, argv[1], err, sizeof err)))
+			fprintf(stderr, "dfmake: cannot export %s.%s to '%s': %s\n", in->name,
+				output, argv[1], err);
+		else
+			fprintf(stderr, "dfmake: wrote %s.%s to the folder '%s'\n", in->name,
+				output, argv[1]);
+	} else if ((rc = write_file(argv[1], data, size)))
 		fprintf(stderr, "dfmake: cannot write '%s': %s\n", argv[1], dfm_strerror(rc));
 	else
 		fprintf(stderr, "dfmake: wrote %s.%s to '%s' (%zu bytes)\n", in->name, output,

@@ -57,6 +57,7 @@ struct sched {
 	struct job jobs[MAX_JOBS];
 	int njobs;
 	int stop;                       /* a failure without -k, or a signal */
+	int killing;                    /* workers are being stopped on purpose */
 	unsigned char *retries;
 };
 
@@ -501,7 +502,10 @@ finish(struct sched *sc, int j, int status)
 	struct dfm_inst *in = w->inst;
 
 	dfm_worker_read(w);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && dfm_inst_lookup(in, sc->s, 0)) {
+	if (sc->killing) {
+		in->state = DFM_READY;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+		   dfm_inst_lookup(in, sc->s, 0)) {
 		in->state = DFM_DONE;
 		in->cached = 0;
 		sc->st->ran++;
@@ -570,8 +574,9 @@ pending(struct sched *sc)
 static void
 stop_workers(struct sched *sc)
 {
+	sc->killing = 1;
 	for (int j = 0; j < sc->njobs; j++)
-		kill(sc->jobs[j].w->pid, SIGTERM);
+		kill(sc->jobs[j].w->pid, SIGKILL);
 	while (sc->njobs > 0) {
 		int status;
 
@@ -600,7 +605,8 @@ dfm_build(struct dfm_graph *g, struct dfm_store *s, const struct dfm_build_opts 
 		int moved = advance(&sc);
 
 		if (interrupted && !sc.stop) {
-			dfm_log_print("interrupted; stopping %d running instance(s)", sc.njobs);
+			dfm_log_print("interrupted; stopping %d running instance%s", sc.njobs,
+				      sc.njobs == 1 ? "" : "s");
 			sc.stop = 1;
 			stop_workers(&sc);
 		}
@@ -622,5 +628,6 @@ dfm_build(struct dfm_graph *g, struct dfm_store *s, const struct dfm_build_opts 
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	free(sc.retries);
+	st->interrupted = interrupted != 0;
 	return st->failed || st->skipped || interrupted ? DFM_ERR_STAGE : 0;
 }

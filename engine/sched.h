@@ -22,6 +22,7 @@ struct dfm_build_opts {
 
 struct dfm_build_stats {
 	int ran, cached, failed, skipped, would_run;
+	int interrupted;         /* stopped by SIGINT or SIGTERM */
 };
 
 /* Builds every needed instance of g.  Returns 0 when all are done, or

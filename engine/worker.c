@@ -265,6 +265,14 @@ dfm_worker_start(struct dfm_inst *in, const struct dfm_worker_opts *o,
 		if (getppid() != parent)
 			_exit(1);
 		close(pipefd[0]);
+		/* Its own process group: a Ctrl-C reaches dfmake, which stops the
+		 * workers itself and reports the interruption once. */
+		setpgid(0, 0);
+		logfd = open("/dev/null", O_RDONLY);
+		if (logfd >= 0) {
+			dup2(logfd, 0);
+			close(logfd);
+		}
 		logfd = open(w->logpath, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 		if (logfd >= 0) {
 			dup2(logfd, 1);

@@ -49,6 +49,30 @@ import json
 i = json.load(open('dfmake.lock'))['instances']
 assert 's[mode=error]' not in i and 's[mode=none]' in i, list(i)"
 
+# An interrupt stops the workers and says so once.
+cat > dfmake.yaml <<'R'
+vars:
+  n: [1, 2, 3, 4]
+stages:
+  slow:
+    kind: echo
+    matrix:
+      i: ${n}
+    params:
+      text: slow ${i}
+      ms: 3000
+R
+$D -j2 > int.txt 2>&1 &
+pid=$!
+sleep 0.7
+kill -INT $pid
+wait $pid
+check_eq "an interrupted build exits non-zero" "$?" 1
+check_grep "it says it stops the running instances" '^dfmake: interrupted; stopping 2 running instances$' int.txt
+check_grep "the summary counts no failure" '^dfmake: 0 ran, 0 cached, 0 failed$' int.txt
+check_eq "no worker is reported as crashed" "$(grep -c crashed int.txt)" 0
+check "no worker outlives the interrupt" sh -c "! pgrep -f 'dfmake-tes[t] -j2' >/dev/null"
+
 # kill -9 at random moments.  Each trial builds new work (its salt changes
 # every key): stages take 250 ms and write up to 3 MB, so kills land in the
 # middle of runs and of commits.  Afterwards, rebuilding the rules of some
