@@ -14,7 +14,7 @@ im = Image.open('grid.png'); w, h = im.size
 assert im.format == 'PNG' and h >= 10 * 32 and w >= 8 * 32, (im.format, im.size)"
 check "export a dataset to a folder" $D -C hello export small.data "$T/pngs/"
 check_eq "one PNG per image" "$(find pngs -name '*.png' | wc -l)" 200
-check_grep "and a labels file" '^[^,]+\.png,9,Ankle boot$' pngs/labels.csv
+check_grep "and a labels file" '^Ankle_boot/[0-9]+\.png,9,"Ankle_boot"$' pngs/labels.csv
 check "show describes the dataset" $D -C hello show small
 check_grep "with counts per class" 'Ankle boot' .out
 check "export a result" $D -C hello export 'diversity[seed=2].result' "$T/d.json"
