@@ -40,7 +40,10 @@ struct dfm_store;
 
 /* Opens (creating when needed) the store in directory dir.  Refuses a
  * network filesystem with DFM_ERR_NFS; clears reader slots left by dead
- * processes.  Returns 0 and *out, or an error. */
+ * processes.  Returns 0 and *out, or an error (text in dfm_store_errmsg).
+ * The first open in a process tunes glibc's malloc for the whole process:
+ * blocks up to 4 MiB come from the heap, which keeps up to 512 MiB free
+ * between commits (see store.c). */
 int dfm_store_open(const char *dir, struct dfm_store **out);
 
 void dfm_store_close(struct dfm_store *s);
