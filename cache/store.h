@@ -20,8 +20,9 @@
  *     artifact and every action naming it, and reports DFM_ERR_CORRUPT.
  *
  * A struct dfm_store belongs to the process that opened it; a forked child
- * must open its own, and a process opens a cache once (LMDB's POSIX locks
- * are per process).  Threads of the process may share the store.
+ * must open its own.  A process opens a cache once (LMDB's POSIX locks are
+ * per process): a second open fails with EBUSY.  Threads of the process may
+ * share the store.
  *
  * The initial map size is 1 GiB, or DFMAKE_MAPSIZE bytes when set; the map
  * grows when full.  DFMAKE_FAKE_FSTYPE names a filesystem to pretend the

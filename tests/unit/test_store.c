@@ -462,6 +462,31 @@ TEST(store_refuses_network_filesystem)
 	dfm_store_close(s);
 }
 
+TEST(store_opens_a_cache_once_per_process)
+{
+	struct dfm_store *s = open_cache(), *again = NULL;
+	char other[500];
+	pid_t pid;
+	int status = -1;
+
+	CHECK(s != NULL);
+	snprintf(other, sizeof other, "%s/.", cache_path());
+	CHECK_INT(dfm_store_open(other, &again), EBUSY);
+	CHECK(again == NULL);
+	CHECK(strstr(dfm_store_errmsg(NULL), "already open") != NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct dfm_store *c = NULL;
+
+		_exit(dfm_store_open(cache_path(), &c) != 0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	dfm_store_close(s);
+	CHECK_INT(dfm_store_open(other, &again), 0);
+	dfm_store_close(again);
+}
+
 TEST(store_rejects_bad_mapsize)
 {
 	struct dfm_store *s = NULL;
