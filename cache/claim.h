@@ -25,8 +25,7 @@ int dfm_claim_wait(const char *cache_dir, const struct dfm_digest *key,
 		   struct dfm_claim **out);
 
 /* The claim's lock file descriptor, for a child process that inherits the
- * claim: the lock lives as long as any holder of the descriptor, so a
- * worker that dies keeps nothing locked once the parent releases. */
+ * claim: the lock lives as long as any holder of the descriptor. */
 int dfm_claim_fd(const struct dfm_claim *c);
 
 /* Releases the claim and removes its lock file.  Call it once no child

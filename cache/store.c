@@ -52,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "cache/error.h"
 #include "cache/store.h"
@@ -80,7 +81,19 @@ struct dfm_store {
 	pthread_rwlock_t map_lock;
 	char *dir;
 	int opened;
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+	struct dfm_store *next;
 };
+
+/* Caches this process has open.  LMDB's POSIX locks belong to the process,
+ * so a second environment on the same files would drop the first one's
+ * locks when closed, and another process could then reset the reader table
+ * under it.  Entries carry the pid that opened them: a forked child may
+ * open the cache its parent has open. */
+static pthread_mutex_t open_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct dfm_store *open_list;
 
 static _Thread_local char errmsg[512];
 
@@ -477,6 +490,43 @@ open_env(struct dfm_store *s, size_t mapsize)
 	return rc;
 }
 
+static int
+list_open(struct dfm_store *s)
+{
+	struct stat st;
+	int rc = 0;
+
+	if (stat(s->dir, &st) != 0)
+		return fail(errno, "cannot open cache '%s'", s->dir);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->pid = getpid();
+	pthread_mutex_lock(&open_mutex);
+	for (struct dfm_store *o = open_list; o && rc == 0; o = o->next) {
+		if (o->dev == s->dev && o->ino == s->ino && o->pid == s->pid)
+			rc = EBUSY;
+	}
+	if (rc == 0) {
+		s->next = open_list;
+		open_list = s;
+	}
+	pthread_mutex_unlock(&open_mutex);
+	return rc ? fail(rc, "cache '%s' is already open in this process", s->dir) : 0;
+}
+
+static void
+unlist_open(struct dfm_store *s)
+{
+	pthread_mutex_lock(&open_mutex);
+	for (struct dfm_store **p = &open_list; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_mutex);
+}
+
 static void
 keep_chunk_blocks(void)
 {
@@ -513,6 +563,11 @@ dfm_store_open(const char *dir, struct dfm_store **out)
 		return fail(DFM_ERR_NOMEM, "cannot open cache '%s'", dir);
 	}
 	pthread_rwlock_init(&s->map_lock, NULL);
+	rc = list_open(s);
+	if (rc) {
+		dfm_store_close(s);
+		return rc;
+	}
 	rc = open_env(s, mapsize);
 	if (rc == 0)
 		rc = find_tables(s);
@@ -530,6 +585,7 @@ dfm_store_close(struct dfm_store *s)
 {
 	if (!s)
 		return;
+	unlist_open(s);
 	if (s->opened)
 		mdb_env_sync(s->env, 1);
 	if (s->env)

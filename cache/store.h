@@ -20,8 +20,9 @@
  *     artifact and every action naming it, and reports DFM_ERR_CORRUPT.
  *
  * A struct dfm_store belongs to the process that opened it; a forked child
- * must open its own, and a process opens a cache once (LMDB's POSIX locks
- * are per process).  Threads of the process may share the store.
+ * must open its own.  A process opens a cache once (LMDB's POSIX locks are
+ * per process): a second open fails with EBUSY.  Threads of the process may
+ * share the store.
  *
  * The initial map size is 1 GiB, or DFMAKE_MAPSIZE bytes when set; the map
  * grows when full.  DFMAKE_FAKE_FSTYPE names a filesystem to pretend the
@@ -40,7 +41,10 @@ struct dfm_store;
 
 /* Opens (creating when needed) the store in directory dir.  Refuses a
  * network filesystem with DFM_ERR_NFS; clears reader slots left by dead
- * processes.  Returns 0 and *out, or an error. */
+ * processes.  Returns 0 and *out, or an error (text in dfm_store_errmsg).
+ * The first open in a process tunes glibc's malloc for the whole process:
+ * blocks up to 4 MiB come from the heap, which keeps up to 512 MiB free
+ * between commits (see store.c). */
 int dfm_store_open(const char *dir, struct dfm_store **out);
 
 void dfm_store_close(struct dfm_store *s);

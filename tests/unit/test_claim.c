@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,4 +207,22 @@ TEST(claim_reports_missing_cache_dir)
 	snprintf(dir, sizeof dir, "%s/absent", dfm_test_dir());
 	CHECK_INT(dfm_claim_try(dir, &k, &c, NULL), ENOENT);
 	CHECK(c == NULL);
+}
+
+TEST(claim_files_follow_umask)
+{
+	struct dfm_digest k = claim_key();
+	struct dfm_claim *c = NULL;
+	mode_t old = umask(002);
+	char dir[500];
+	struct stat st;
+
+	CHECK_INT(dfm_claim_try(dfm_test_dir(), &k, &c, NULL), 0);
+	umask(old);
+	snprintf(dir, sizeof dir, "%s/claims", dfm_test_dir());
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0775);
+	CHECK_INT(stat(lock_path(), &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0664);
+	dfm_claim_release(c);
 }

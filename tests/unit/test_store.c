@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "cache/error.h"
 #include "cache/store.h"
 #include "tests/unit/test.h"
@@ -395,6 +397,17 @@ TEST(store_grows_the_map)
 	free(data);
 }
 
+/* The exit status of a child, or -1 when it did not exit normally. */
+static int
+wait_status(pid_t pid)
+{
+	int status = -1;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
 /* Puts data as an artifact from a child process; nonzero when that failed. */
 static int
 put_elsewhere(const uint8_t *data, size_t n)
@@ -460,6 +473,31 @@ TEST(store_refuses_network_filesystem)
 	unsetenv("DFMAKE_FAKE_FSTYPE");
 	CHECK_INT(dfm_store_open(cache_path(), &s), 0);
 	dfm_store_close(s);
+}
+
+TEST(store_opens_a_cache_once_per_process)
+{
+	struct dfm_store *s = open_cache(), *again = NULL;
+	char other[500];
+	pid_t pid;
+	int status = -1;
+
+	CHECK(s != NULL);
+	snprintf(other, sizeof other, "%s/.", cache_path());
+	CHECK_INT(dfm_store_open(other, &again), EBUSY);
+	CHECK(again == NULL);
+	CHECK(strstr(dfm_store_errmsg(NULL), "already open") != NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct dfm_store *c = NULL;
+
+		_exit(dfm_store_open(cache_path(), &c) != 0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	dfm_store_close(s);
+	CHECK_INT(dfm_store_open(other, &again), 0);
+	dfm_store_close(again);
 }
 
 TEST(store_rejects_bad_mapsize)
@@ -819,4 +857,89 @@ TEST(store_threads_share_a_growing_map)
 		dfm_store_close(s);
 	}
 	unsetenv("DFMAKE_MAPSIZE");
+}
+
+/* ---- reader slots of dead processes ---- */
+
+struct slot_count {
+	pid_t pid;
+	int n;
+};
+
+static int
+count_slot(const char *line, void *arg)
+{
+	struct slot_count *c = arg;
+	int pid;
+
+	if (sscanf(line, "%d", &pid) == 1 && pid == c->pid)
+		c->n++;
+	return 0;
+}
+
+static MDB_env *
+raw_env(void)
+{
+	MDB_env *env = NULL;
+
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) ||
+	    mdb_env_open(env, cache_path(), MDB_NOTLS, 0666))
+		_exit(9);
+	return env;
+}
+
+/* Child: the number of reader slots that pid holds, as the exit status. */
+static pid_t
+fork_slot_counter(pid_t pid)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		struct slot_count c = {pid, 0};
+
+		mdb_reader_list(raw_env(), count_slot, &c);
+		_exit(c.n);
+	}
+	return child;
+}
+
+TEST(store_clears_readers_of_dead_processes)
+{
+	struct dfm_store *s = open_cache();
+	struct dfm_digest d;
+	char ready;
+	int fds[2];
+	pid_t reader, pid;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(dfm_store_put(s, "bytes", 5, &d), 0);
+	CHECK_INT(pipe(fds), 0);
+	reader = fork();
+	if (reader == 0) {
+		MDB_txn *txn;
+
+		if (mdb_txn_begin(raw_env(), NULL, MDB_RDONLY, &txn) || write(fds[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CHECK(read(fds[0], &ready, 1) == 1);
+	kill(reader, SIGKILL);
+	waitpid(reader, NULL, 0);
+
+	/* the dead reader's slot is there until a store opens the cache */
+	CHECK_INT(wait_status(fork_slot_counter(reader)), 1);
+	pid = fork();
+	if (pid == 0) {
+		struct dfm_store *c = NULL;
+
+		_exit(dfm_store_open(cache_path(), &c) != 0);
+	}
+	CHECK_INT(wait_status(pid), 0);
+	CHECK_INT(wait_status(fork_slot_counter(reader)), 0);
+	close(fds[0]);
+	close(fds[1]);
+	dfm_store_close(s);
 }
