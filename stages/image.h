@@ -52,6 +52,17 @@ int dfm_png_encode(const uint8_t *pix, int h, int w, int c, void **out,
 int dfm_resample(const uint8_t *src, int sh, int sw, int c, uint8_t *dst,
 		 int dh, int dw, int antialias);
 
+/* A resampling plan for one pair of sizes, reusable over many images (the
+ * coefficients are computed once).  NULL when out of memory. */
+struct dfm_resampler *dfm_resampler_new(int sh, int sw, int dh, int dw, int antialias);
+
+/* Resamples one image of the plan's sizes with c channels (1 or 3), as
+ * dfm_resample() does.  Not for concurrent use of one plan. */
+void dfm_resampler_run(struct dfm_resampler *rs, const uint8_t *src, int c,
+		       uint8_t *dst);
+
+void dfm_resampler_free(struct dfm_resampler *rs);
+
 /* Converts n pixels between 1 and 3 channels (grey is replicated; RGB to
  * grey takes ITU-R 601 luma, rounded).  src and dst must not overlap. */
 void dfm_convert_channels(const uint8_t *src, int sc, uint8_t *dst, int dc,
