@@ -77,8 +77,12 @@ composite_white(uint8_t *pix, size_t npix, int c)
 	for (size_t i = 0; i < npix; i++, pix += c) {
 		unsigned a = pix[c - 1];
 
-		for (int k = 0; k < c - 1; k++)
-			*out++ = (uint8_t)((pix[k] * a + 255 * (255 - a) + 127) / 255);
+		for (int k = 0; k < c - 1; k++) {
+			/* x / 255 rounded, exact for x up to 255 * 255 */
+			unsigned x = pix[k] * a + 255 * (255 - a) + 128;
+
+			*out++ = (uint8_t)((x + (x >> 8)) >> 8);
+		}
 	}
 }
 

@@ -37,6 +37,26 @@ coeffs_free(struct coeffs *k)
 	free(k->w);
 }
 
+/* Pads window o to exactly ksize taps inside the input (zero weights
+ * added), so the passes can run a fixed number of taps with no bounds
+ * checks.  An input narrower than ksize keeps its short window. */
+static void
+fit_window(struct coeffs *k, int o, int in)
+{
+	int32_t *w = k->w + (size_t)o * k->ksize;
+	int shift;
+
+	if (in < k->ksize)
+		return;
+	shift = k->first[o] + k->ksize - in;
+	if (shift > 0) {
+		memmove(w + shift, w, (k->ksize - shift) * sizeof *w);
+		memset(w, 0, shift * sizeof *w);
+		k->first[o] -= shift;
+	}
+	k->count[o] = k->ksize;
+}
+
 static void
 fill_coeffs(struct coeffs *k, int o, int in, double scale, double fscale)
 {
@@ -58,6 +78,7 @@ fill_coeffs(struct coeffs *k, int o, int in, double scale, double fscale)
 	}
 	k->first[o] = lo;
 	k->count[o] = hi - lo;
+	fit_window(k, o, in);
 }
 
 static int
@@ -90,9 +111,12 @@ clip8(int32_t acc)
 }
 
 /* The weights are non-negative and sum to 1 << FRAC_BITS (give or take a
- * rounding per tap), so 32-bit sums of 8-bit samples cannot overflow. */
-static void
-pass_h1(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k)
+ * rounding per tap), so 32-bit sums of 8-bit samples cannot overflow.
+ * taps is k->ksize when every window has that many (a constant after
+ * inlining, so the tap loop unrolls), or 0 to use each window's count. */
+static inline __attribute__((always_inline)) void
+pass_h1(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
+	int taps)
 {
 	for (int y = 0; y < h; y++) {
 		const uint8_t *row = src + (size_t)y * sw;
@@ -101,16 +125,18 @@ pass_h1(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct co
 			const int32_t *w = k->w + (size_t)x * k->ksize;
 			const uint8_t *p = row + k->first[x];
 			int32_t acc = 1 << (FRAC_BITS - 1);
+			int n = taps ? taps : k->count[x];
 
-			for (int t = 0; t < k->count[x]; t++)
+			for (int t = 0; t < n; t++)
 				acc += p[t] * w[t];
 			*dst++ = clip8(acc);
 		}
 	}
 }
 
-static void
-pass_h3(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k)
+static inline __attribute__((always_inline)) void
+pass_h3(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
+	int taps)
 {
 	for (int y = 0; y < h; y++) {
 		const uint8_t *row = src + (size_t)y * sw * 3;
@@ -119,8 +145,9 @@ pass_h3(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct co
 			const int32_t *w = k->w + (size_t)x * k->ksize;
 			const uint8_t *p = row + (size_t)k->first[x] * 3;
 			int32_t r = 1 << (FRAC_BITS - 1), g = r, b = r;
+			int n = taps ? taps : k->count[x];
 
-			for (int t = 0; t < k->count[x]; t++, p += 3) {
+			for (int t = 0; t < n; t++, p += 3) {
 				r += p[0] * w[t];
 				g += p[1] * w[t];
 				b += p[2] * w[t];
@@ -143,17 +170,23 @@ pass_v(const uint8_t *src, int rowlen, uint8_t *dst, int dh, const struct coeffs
 		const int32_t *w = k->w + (size_t)y * k->ksize;
 		const uint8_t *base = src + (size_t)k->first[y] * rowlen;
 
+#pragma omp simd
 		for (int i = 0; i < rowlen; i++)
 			acc[i] = 1 << (FRAC_BITS - 1);
 		for (int t = 0; t < k->count[y]; t++) {
 			const uint8_t *row = base + (size_t)t * rowlen;
 			int32_t wt = w[t];
 
+			if (!wt)
+				continue;
+#pragma omp simd
 			for (int i = 0; i < rowlen; i++)
 				acc[i] += row[i] * wt;
 		}
+#pragma omp simd
 		for (int i = 0; i < rowlen; i++)
-			*dst++ = clip8(acc[i]);
+			dst[i] = clip8(acc[i]);
+		dst += rowlen;
 	}
 }
 
@@ -194,13 +227,25 @@ dfm_resampler_new(int sh, int sw, int dh, int dw, int antialias)
 	return rs;
 }
 
+/* Common tap counts get loops of their own: 3 (upscales), 5 (halving). */
 static void
 horizontal(const struct dfm_resampler *rs, const uint8_t *src, int c, uint8_t *dst)
 {
-	if (c == 1)
-		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, &rs->kh);
+	const struct coeffs *k = &rs->kh;
+	int taps = rs->sw >= k->ksize ? k->ksize : 0;
+
+	if (c == 1 && taps == 3)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
+	else if (c == 1 && taps == 5)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
+	else if (c == 1)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
+	else if (taps == 3)
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
+	else if (taps == 5)
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
 	else
-		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, &rs->kh);
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
 }
 
 void
