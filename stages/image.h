@@ -23,12 +23,13 @@ struct dfm_image {
 void dfm_image_free(struct dfm_image *im);
 
 /* Decodes a PNG (any bit depth, grey, palette, alpha, 16-bit) from memory.
- * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err. */
+ * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err; E2BIG
+ * when the image has more than DFM_IMAGE_MAX_PIXELS pixels. */
 int dfm_png_decode(const void *data, size_t size, struct dfm_image *im,
 		   char *err, size_t errlen);
 
 /* Decodes a baseline or progressive JPEG (grey, YCbCr or CMYK) from memory.
- * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err. */
+ * Returns 0 and fills im, or DFM_ERR_FORMAT (E2BIG) as dfm_png_decode(). */
 int dfm_jpeg_decode(const void *data, size_t size, struct dfm_image *im,
 		    char *err, size_t errlen);
 

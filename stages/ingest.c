@@ -266,6 +266,10 @@ dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label)
 		return rc;
 	rc = dfm_image_decode(data, size, &im, err, sizeof err);
 	free(data);
+	if (rc == E2BIG && in->adapter && in->adapter->skip_oversized) {
+		dfm_note(in->run, "skipped '%s': %s", path, err);
+		return 0;
+	}
 	if (rc)
 		return dfm_ingest_fail(in, path, "%s", err);
 	rc = dfm_ingest_add(in, path, im.pix, im.h, im.w, im.c, label);
