@@ -341,7 +341,8 @@ dfm_ingest_list_dir(struct dfm_ingest *in, const char *dir, int want, char ***na
 			goto nomem;
 		len++;
 	}
-	qsort(v, len, sizeof *v, by_name);
+	if (len)
+		qsort(v, len, sizeof *v, by_name);
 	*names = v;
 	*n = len;
 	v = NULL;
