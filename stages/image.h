@@ -23,12 +23,13 @@ struct dfm_image {
 void dfm_image_free(struct dfm_image *im);
 
 /* Decodes a PNG (any bit depth, grey, palette, alpha, 16-bit) from memory.
- * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err. */
+ * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err; E2BIG
+ * when the image has more than DFM_IMAGE_MAX_PIXELS pixels. */
 int dfm_png_decode(const void *data, size_t size, struct dfm_image *im,
 		   char *err, size_t errlen);
 
 /* Decodes a baseline or progressive JPEG (grey, YCbCr or CMYK) from memory.
- * Returns 0 and fills im, or DFM_ERR_FORMAT with a reason in err. */
+ * Returns 0 and fills im, or DFM_ERR_FORMAT (E2BIG) as dfm_png_decode(). */
 int dfm_jpeg_decode(const void *data, size_t size, struct dfm_image *im,
 		    char *err, size_t errlen);
 
@@ -51,6 +52,17 @@ int dfm_png_encode(const uint8_t *pix, int h, int w, int c, void **out,
  * pass then a vertical one.  Returns 0 or DFM_ERR_NOMEM. */
 int dfm_resample(const uint8_t *src, int sh, int sw, int c, uint8_t *dst,
 		 int dh, int dw, int antialias);
+
+/* A resampling plan for one pair of sizes, reusable over many images (the
+ * coefficients are computed once).  NULL when out of memory. */
+struct dfm_resampler *dfm_resampler_new(int sh, int sw, int dh, int dw, int antialias);
+
+/* Resamples one image of the plan's sizes with c channels (1 or 3), as
+ * dfm_resample() does.  Not for concurrent use of one plan. */
+void dfm_resampler_run(struct dfm_resampler *rs, const uint8_t *src, int c,
+		       uint8_t *dst);
+
+void dfm_resampler_free(struct dfm_resampler *rs);
 
 /* Converts n pixels between 1 and 3 channels (grey is replicated; RGB to
  * grey takes ITU-R 601 luma, rounded).  src and dst must not overlap. */

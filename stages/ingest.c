@@ -3,6 +3,7 @@
  * stages/ingest/; this file picks one and holds what they share. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,18 +111,50 @@ dfm_path_join(const char *dir, const char *name)
 	return s;
 }
 
-int
-dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max, uint8_t **data,
-		 size_t *size)
+/* Plain files are read in one go; gzip files stream through zlib. */
+static int
+slurp_plain(struct dfm_ingest *in, const char *path, int fd, size_t max, uint8_t **data,
+	    size_t *size)
 {
-	gzFile gz = gzopen(path, "rb");
+	struct stat st;
+	uint8_t *buf;
+	size_t len = 0;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return dfm_ingest_fail(in, path, "not a regular file");
+	if ((size_t)st.st_size > max)
+		return dfm_ingest_fail(in, path, "larger than %zu bytes", max);
+	if (!(buf = malloc((size_t)st.st_size + 1)))
+		return dfm_ingest_fail(in, path, "out of memory");
+	while (len < (size_t)st.st_size) {
+		ssize_t got = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (got <= 0) {
+			free(buf);
+			return dfm_ingest_fail(in, path, "cannot read: %s",
+					       got < 0 ? strerror(errno) : "file shrank");
+		}
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	*data = buf;
+	*size = len;
+	return 0;
+}
+
+static int
+slurp_gzip(struct dfm_ingest *in, const char *path, int fd, size_t max, uint8_t **data,
+	   size_t *size)
+{
+	gzFile gz = gzdopen(fd, "rb");
 	uint8_t *buf = NULL, *p;
 	size_t len = 0, cap = 0;
 	int got, rc = DFM_ERR_STAGE;
 
-	if (!gz)
-		return dfm_ingest_fail(in, path, "cannot open: %s",
-				       errno ? strerror(errno) : "out of memory");
+	if (!gz) {
+		close(fd);
+		return dfm_ingest_fail(in, path, "out of memory");
+	}
 	gzbuffer(gz, 1 << 17);
 	do {
 		if (cap - len < 1 << 16) {
@@ -152,6 +185,23 @@ dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max, uint8_t **
 out:
 	gzclose(gz);
 	free(buf);
+	return rc;
+}
+
+int
+dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max, uint8_t **data,
+		 size_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t magic[2];
+	int rc;
+
+	if (fd < 0)
+		return dfm_ingest_fail(in, path, "cannot open: %s", strerror(errno));
+	if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+		return slurp_gzip(in, path, fd, max, data, size);
+	rc = slurp_plain(in, path, fd, max, data, size);
+	close(fd);
 	return rc;
 }
 
@@ -216,6 +266,10 @@ dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label)
 		return rc;
 	rc = dfm_image_decode(data, size, &im, err, sizeof err);
 	free(data);
+	if (rc == E2BIG && in->adapter && in->adapter->skip_oversized) {
+		dfm_note(in->run, "skipped '%s': %s", path, err);
+		return 0;
+	}
 	if (rc)
 		return dfm_ingest_fail(in, path, "%s", err);
 	rc = dfm_ingest_add(in, path, im.pix, im.h, im.w, im.c, label);
@@ -287,7 +341,8 @@ dfm_ingest_list_dir(struct dfm_ingest *in, const char *dir, int want, char ***na
 			goto nomem;
 		len++;
 	}
-	qsort(v, len, sizeof *v, by_name);
+	if (len)
+		qsort(v, len, sizeof *v, by_name);
 	*names = v;
 	*n = len;
 	v = NULL;

@@ -37,11 +37,15 @@ struct job {
 	int rc;
 };
 
+/* Fixed-size datasets reuse one plan; varying sizes make one per change of
+ * size. */
 static void *
 resize_range(void *arg)
 {
 	struct job *j = arg;
 	size_t out = (size_t)j->size * j->size;
+	struct dfm_resampler *rs = NULL;
+	int rh = 0, rw = 0;
 
 	for (int64_t i = j->from; i < j->to && !j->rc; i++) {
 		int h, w, c;
@@ -49,10 +53,21 @@ resize_range(void *arg)
 		uint8_t *dst = j->dst + (size_t)i * out * j->c;
 		uint8_t *tmp = c == j->c ? dst : j->scratch;
 
-		j->rc = dfm_resample(pix, h, w, c, tmp, j->size, j->size, j->antialias);
-		if (!j->rc && tmp != dst)
+		if (!rs || h != rh || w != rw) {
+			dfm_resampler_free(rs);
+			rs = dfm_resampler_new(h, w, j->size, j->size, j->antialias);
+			rh = h;
+			rw = w;
+		}
+		if (!rs) {
+			j->rc = DFM_ERR_NOMEM;
+			break;
+		}
+		dfm_resampler_run(rs, pix, c, tmp);
+		if (tmp != dst)
 			dfm_convert_channels(tmp, c, dst, j->c, out);
 	}
+	dfm_resampler_free(rs);
 	return NULL;
 }
 

@@ -14,9 +14,12 @@ PKGS="$PKGS clang libclang-rt-14-dev python3 python3-numpy python3-scipy python3
 python3-torch valgrind git"
 # Benchmarks: the peers.
 PKGS="$PKGS snakemake hyperfine"
-# Offline data sources.
+# Offline data sources; the font packages give the glyphs source its
+# families (about a hundred font files).
 PKGS="$PKGS dataset-fashion-mnist python3-sklearn python3-skimage openclipart-png
-fonts-dejavu-core fonts-liberation"
+fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-lato
+fonts-noto-mono fonts-urw-base35 fonts-freefont-ttf fonts-crosextra-carlito
+fonts-crosextra-caladea"
 
 missing=""
 for p in $PKGS; do

@@ -3,6 +3,7 @@
  * libjpeg's default error handler exits the process; this one jumps back
  * with the message instead.  A truncated file is an error here, although
  * libjpeg would pad it with grey and only warn. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +46,15 @@ check_header(struct jpeg_decompress_struct *ci, char *err, size_t errlen)
 {
 	int64_t w = ci->image_width, h = ci->image_height;
 
-	if (w == 0 || h == 0 || w * h > DFM_IMAGE_MAX_PIXELS) {
-		snprintf(err, errlen, "jpeg: image size %lldx%lld is zero or too large",
-			 (long long)w, (long long)h);
+	if (w == 0 || h == 0) {
+		snprintf(err, errlen, "jpeg: image size %lldx%lld is empty", (long long)w,
+			 (long long)h);
 		return DFM_ERR_FORMAT;
+	}
+	if (w * h > DFM_IMAGE_MAX_PIXELS) {
+		snprintf(err, errlen, "jpeg: image size %lldx%lld is too large (over %lld "
+			 "pixels)", (long long)w, (long long)h, (long long)DFM_IMAGE_MAX_PIXELS);
+		return E2BIG;
 	}
 	if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)
 		ci->out_color_space = JCS_CMYK;
@@ -87,8 +93,8 @@ read_pixels(struct decode *d, const void *data, size_t size, struct dfm_image *i
 
 	jpeg_mem_src(ci, data, (unsigned long)size);
 	jpeg_read_header(ci, TRUE);
-	if (check_header(ci, d->je.err, d->je.errlen))
-		return DFM_ERR_FORMAT;
+	if ((c = check_header(ci, d->je.err, d->je.errlen)))
+		return c;
 	jpeg_start_decompress(ci);
 	c = ci->output_components;
 	if (!(d->pix = malloc((size_t)ci->output_width * ci->output_height * c)))

@@ -3,6 +3,7 @@
  * libpng reports errors by longjmp; each function here keeps its
  * allocations in a struct that outlives the jump, so one cleanup path frees
  * them whichever way the decode ends. */
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -77,8 +78,12 @@ composite_white(uint8_t *pix, size_t npix, int c)
 	for (size_t i = 0; i < npix; i++, pix += c) {
 		unsigned a = pix[c - 1];
 
-		for (int k = 0; k < c - 1; k++)
-			*out++ = (uint8_t)((pix[k] * a + 255 * (255 - a) + 127) / 255);
+		for (int k = 0; k < c - 1; k++) {
+			/* x / 255 rounded, exact for x up to 255 * 255 */
+			unsigned x = pix[k] * a + 255 * (255 - a) + 128;
+
+			*out++ = (uint8_t)((x + (x >> 8)) >> 8);
+		}
 	}
 }
 
@@ -92,10 +97,14 @@ struct decode {
 static int
 check_size(png_uint_32 w, png_uint_32 h, char *err, size_t errlen)
 {
-	if (w == 0 || h == 0 || (int64_t)w * h > DFM_IMAGE_MAX_PIXELS) {
-		snprintf(err, errlen, "png: image size %ux%u is zero or too large",
-			 (unsigned)w, (unsigned)h);
+	if (w == 0 || h == 0) {
+		snprintf(err, errlen, "png: image size %ux%u is empty", (unsigned)w, (unsigned)h);
 		return DFM_ERR_FORMAT;
+	}
+	if ((int64_t)w * h > DFM_IMAGE_MAX_PIXELS) {
+		snprintf(err, errlen, "png: image size %ux%u is too large (over %lld pixels)",
+			 (unsigned)w, (unsigned)h, (long long)DFM_IMAGE_MAX_PIXELS);
+		return E2BIG;
 	}
 	return 0;
 }
@@ -104,15 +113,15 @@ static int
 read_pixels(struct decode *d, struct reader *rd, struct dfm_image *im)
 {
 	png_uint_32 w, h;
-	int c;
+	int c, rc;
 
 	png_set_read_fn(d->png, rd, on_read);
 	png_set_user_limits(d->png, 1u << 20, 1u << 20);
 	png_read_info(d->png, d->info);
 	w = png_get_image_width(d->png, d->info);
 	h = png_get_image_height(d->png, d->info);
-	if (check_size(w, h, rd->err, rd->errlen))
-		return DFM_ERR_FORMAT;
+	if ((rc = check_size(w, h, rd->err, rd->errlen)))
+		return rc;
 	c = set_transforms(d->png, d->info);
 	if (png_get_rowbytes(d->png, d->info) != (size_t)w * c) {
 		snprintf(rd->err, rd->errlen, "png: unexpected row layout");

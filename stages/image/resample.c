@@ -37,6 +37,26 @@ coeffs_free(struct coeffs *k)
 	free(k->w);
 }
 
+/* Pads window o to exactly ksize taps inside the input (zero weights
+ * added), so the passes can run a fixed number of taps with no bounds
+ * checks.  An input narrower than ksize keeps its short window. */
+static void
+fit_window(struct coeffs *k, int o, int in)
+{
+	int32_t *w = k->w + (size_t)o * k->ksize;
+	int shift;
+
+	if (in < k->ksize)
+		return;
+	shift = k->first[o] + k->ksize - in;
+	if (shift > 0) {
+		memmove(w + shift, w, (k->ksize - shift) * sizeof *w);
+		memset(w, 0, shift * sizeof *w);
+		k->first[o] -= shift;
+	}
+	k->count[o] = k->ksize;
+}
+
 static void
 fill_coeffs(struct coeffs *k, int o, int in, double scale, double fscale)
 {
@@ -58,6 +78,7 @@ fill_coeffs(struct coeffs *k, int o, int in, double scale, double fscale)
 	}
 	k->first[o] = lo;
 	k->count[o] = hi - lo;
+	fit_window(k, o, in);
 }
 
 static int
@@ -80,88 +101,179 @@ make_coeffs(struct coeffs *k, int in, int out, int antialias)
 }
 
 static inline uint8_t
-clip8(int64_t acc)
+clip8(int32_t acc)
 {
 	if (acc <= 0)
 		return 0;
-	if (acc >= (int64_t)255 << FRAC_BITS)
+	if (acc >= 255 << FRAC_BITS)
 		return 255;
 	return (uint8_t)(acc >> FRAC_BITS);
 }
 
-/* src rows of sw pixels into rows of dw pixels; rows of h. */
-static void
-pass_h(const uint8_t *src, int sw, int c, uint8_t *dst, int dw, int h,
-       const struct coeffs *k)
+/* The weights are non-negative and sum to 1 << FRAC_BITS (give or take a
+ * rounding per tap), so 32-bit sums of 8-bit samples cannot overflow.
+ * taps is k->ksize when every window has that many (a constant after
+ * inlining, so the tap loop unrolls), or 0 to use each window's count. */
+static inline __attribute__((always_inline)) void
+pass_h1(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
+	int taps)
 {
 	for (int y = 0; y < h; y++) {
-		const uint8_t *row = src + (size_t)y * sw * c;
+		const uint8_t *row = src + (size_t)y * sw;
 
 		for (int x = 0; x < dw; x++) {
 			const int32_t *w = k->w + (size_t)x * k->ksize;
-			const uint8_t *p = row + (size_t)k->first[x] * c;
+			const uint8_t *p = row + k->first[x];
+			int32_t acc = 1 << (FRAC_BITS - 1);
+			int n = taps ? taps : k->count[x];
 
-			for (int ch = 0; ch < c; ch++) {
-				int64_t acc = 1 << (FRAC_BITS - 1);
-
-				for (int t = 0; t < k->count[x]; t++)
-					acc += (int64_t)p[t * c + ch] * w[t];
-				*dst++ = clip8(acc);
-			}
-		}
-	}
-}
-
-/* Rows of w * c bytes: sh rows into dh rows. */
-static void
-pass_v(const uint8_t *src, int rowlen, uint8_t *dst, int dh, const struct coeffs *k)
-{
-	for (int y = 0; y < dh; y++) {
-		const int32_t *w = k->w + (size_t)y * k->ksize;
-		const uint8_t *base = src + (size_t)k->first[y] * rowlen;
-
-		for (int i = 0; i < rowlen; i++) {
-			int64_t acc = 1 << (FRAC_BITS - 1);
-
-			for (int t = 0; t < k->count[y]; t++)
-				acc += (int64_t)base[(size_t)t * rowlen + i] * w[t];
+			for (int t = 0; t < n; t++)
+				acc += p[t] * w[t];
 			*dst++ = clip8(acc);
 		}
 	}
 }
 
-int
-dfm_resample(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int dh,
-	     int dw, int antialias)
+static inline __attribute__((always_inline)) void
+pass_h3(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
+	int taps)
 {
-	struct coeffs kh = {0}, kv = {0};
-	uint8_t *mid = NULL;
-	int rc = DFM_ERR_NOMEM;
+	for (int y = 0; y < h; y++) {
+		const uint8_t *row = src + (size_t)y * sw * 3;
 
-	if (sh == dh && sw == dw) {
-		memcpy(dst, src, (size_t)sh * sw * c);
-		return 0;
+		for (int x = 0; x < dw; x++) {
+			const int32_t *w = k->w + (size_t)x * k->ksize;
+			const uint8_t *p = row + (size_t)k->first[x] * 3;
+			int32_t r = 1 << (FRAC_BITS - 1), g = r, b = r;
+			int n = taps ? taps : k->count[x];
+
+			for (int t = 0; t < n; t++, p += 3) {
+				r += p[0] * w[t];
+				g += p[1] * w[t];
+				b += p[2] * w[t];
+			}
+			dst[0] = clip8(r);
+			dst[1] = clip8(g);
+			dst[2] = clip8(b);
+			dst += 3;
+		}
 	}
-	if (sw != dw && make_coeffs(&kh, sw, dw, antialias))
-		goto out;
-	if (sh != dh && make_coeffs(&kv, sh, dh, antialias))
-		goto out;
-	if (sh == dh) {
-		pass_h(src, sw, c, dst, dw, sh, &kh);
-	} else if (sw == dw) {
-		pass_v(src, sw * c, dst, dh, &kv);
+}
+
+/* Rows of rowlen bytes: each output row is a weighted sum of whole input
+ * rows, accumulated row by row so the inner loop vectorises. */
+static void
+pass_v(const uint8_t *src, int rowlen, uint8_t *dst, int dh, const struct coeffs *k,
+       int32_t *acc)
+{
+	for (int y = 0; y < dh; y++) {
+		const int32_t *w = k->w + (size_t)y * k->ksize;
+		const uint8_t *base = src + (size_t)k->first[y] * rowlen;
+
+#pragma omp simd
+		for (int i = 0; i < rowlen; i++)
+			acc[i] = 1 << (FRAC_BITS - 1);
+		for (int t = 0; t < k->count[y]; t++) {
+			const uint8_t *row = base + (size_t)t * rowlen;
+			int32_t wt = w[t];
+
+			if (!wt)
+				continue;
+#pragma omp simd
+			for (int i = 0; i < rowlen; i++)
+				acc[i] += row[i] * wt;
+		}
+#pragma omp simd
+		for (int i = 0; i < rowlen; i++)
+			dst[i] = clip8(acc[i]);
+		dst += rowlen;
+	}
+}
+
+struct dfm_resampler {
+	int sh, sw, dh, dw;
+	struct coeffs kh, kv;
+	uint8_t *mid;          /* sh x dw x 3 */
+	int32_t *acc;          /* dw x 3 */
+};
+
+void
+dfm_resampler_free(struct dfm_resampler *rs)
+{
+	if (!rs)
+		return;
+	coeffs_free(&rs->kh);
+	coeffs_free(&rs->kv);
+	free(rs->mid);
+	free(rs->acc);
+	free(rs);
+}
+
+struct dfm_resampler *
+dfm_resampler_new(int sh, int sw, int dh, int dw, int antialias)
+{
+	struct dfm_resampler *rs = calloc(1, sizeof *rs);
+
+	if (!rs)
+		return NULL;
+	*rs = (struct dfm_resampler){.sh = sh, .sw = sw, .dh = dh, .dw = dw};
+	if ((sw != dw && make_coeffs(&rs->kh, sw, dw, antialias)) ||
+	    (sh != dh && make_coeffs(&rs->kv, sh, dh, antialias)) ||
+	    !(rs->mid = malloc((size_t)sh * dw * 3)) ||
+	    !(rs->acc = malloc((size_t)dw * 3 * sizeof *rs->acc))) {
+		dfm_resampler_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+/* Common tap counts get loops of their own: 3 (upscales), 5 (halving). */
+static void
+horizontal(const struct dfm_resampler *rs, const uint8_t *src, int c, uint8_t *dst)
+{
+	const struct coeffs *k = &rs->kh;
+	int taps = rs->sw >= k->ksize ? k->ksize : 0;
+
+	if (c == 1 && taps == 3)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
+	else if (c == 1 && taps == 5)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
+	else if (c == 1)
+		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
+	else if (taps == 3)
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
+	else if (taps == 5)
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
+	else
+		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
+}
+
+void
+dfm_resampler_run(struct dfm_resampler *rs, const uint8_t *src, int c, uint8_t *dst)
+{
+	if (rs->sh == rs->dh && rs->sw == rs->dw) {
+		memcpy(dst, src, (size_t)rs->sh * rs->sw * c);
+	} else if (rs->sh == rs->dh) {
+		horizontal(rs, src, c, dst);
+	} else if (rs->sw == rs->dw) {
+		pass_v(src, rs->sw * c, dst, rs->dh, &rs->kv, rs->acc);
 	} else {
-		if (!(mid = malloc((size_t)sh * dw * c)))
-			goto out;
-		pass_h(src, sw, c, mid, dw, sh, &kh);
-		pass_v(mid, dw * c, dst, dh, &kv);
+		horizontal(rs, src, c, rs->mid);
+		pass_v(rs->mid, rs->dw * c, dst, rs->dh, &rs->kv, rs->acc);
 	}
-	rc = 0;
-out:
-	coeffs_free(&kh);
-	coeffs_free(&kv);
-	free(mid);
-	return rc;
+}
+
+int
+dfm_resample(const uint8_t *src, int sh, int sw, int c, uint8_t *dst, int dh, int dw,
+	     int antialias)
+{
+	struct dfm_resampler *rs = dfm_resampler_new(sh, sw, dh, dw, antialias);
+
+	if (!rs)
+		return DFM_ERR_NOMEM;
+	dfm_resampler_run(rs, src, c, dst);
+	dfm_resampler_free(rs);
+	return 0;
 }
 
 void

@@ -38,7 +38,7 @@ digits_read(struct dfm_ingest *in)
 {
 	uint8_t *text, pix[PIXELS];
 	size_t size;
-	char name[4];
+	char name[16];
 	int rc, k, label = 0, line = 0;
 
 	for (int d = 0; d < 10; d++) {

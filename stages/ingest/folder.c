@@ -403,6 +403,7 @@ const struct dfm_adapter dfm_adapter_clipart = {
 	.install = "apt-get install openclipart-png",
 	.licence = "public domain (Open Clip Art Library)",
 	.default_max_side = 128,
+	.skip_oversized = 1,
 	.files = clipart_files,
 	.read = clipart_read,
 };

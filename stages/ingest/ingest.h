@@ -42,6 +42,8 @@ struct dfm_adapter {
 	const char *licence;
 	int has_split;              /* honours split */
 	int default_max_side;       /* max_side when the parameter is 0 */
+	int skip_oversized;         /* skip (with a note) images too large to
+				     * decode instead of failing */
 	int (*files)(struct dfm_ingest *in);
 	int (*read)(struct dfm_ingest *in);
 };

@@ -238,6 +238,8 @@ voc_single(struct dfm_pairs *p)
 {
 	size_t keep = 0;
 
+	if (p->n == 0)
+		return;
 	qsort(p->v, p->n, sizeof *p->v, by_file);
 	for (size_t i = 0, j; i < p->n; i = j) {
 		for (j = i + 1; j < p->n && strcmp(p->v[j].file, p->v[i].file) == 0; j++)

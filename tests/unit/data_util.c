@@ -79,7 +79,7 @@ dfm_test_dataset(int64_t n, int h, int w, int c, int k, void **out, size_t *size
 	size_t img = (size_t)h * w * c;
 	uint8_t *pix = malloc(n * img);
 	int32_t *lab = malloc(n * sizeof *lab);
-	char *names[256], buf[256][8];
+	char *names[256], buf[256][16];
 	struct dfm_dataset ds;
 	int rc = -1;
 
