@@ -216,6 +216,8 @@ def main():
     ms_case("ms_rgb32", rgb, np.arange(len(rgb)) % 3, refs)
     grey = ms_images(rng, 28, 28, 1)[:8]
     ms_case("ms_grey28", grey, np.array([0, 1, 0, 1, 0, 1, 0, 1]), refs)
+    wide = ms_images(rng, 20, 36, 2)[[0, 2, 3, 5, 8, 10]]
+    ms_case("ms_wide20x36", wide, np.array([0, 0, 1, 1, 0, 1]), refs)
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(refs, f, indent=1)
         f.write("\n")
