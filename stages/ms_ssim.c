@@ -687,8 +687,8 @@ worker_free(struct ms_worker *wk)
 	free(wk->group);
 }
 
-/* Runs units until none is left; returns nonzero after the last unit when
- * there is no more work, so the caller can report progress between units. */
+/* Runs the next unit of work; returns 0 when none is left (or a thread
+ * failed), so that a caller can report progress between units. */
 static int
 worker_step(struct ms_worker *wk)
 {
