@@ -739,6 +739,8 @@ run_job(struct dfm_run *r, struct ms_job *job, int threads, int64_t total)
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	rc = atomic_load(&job->failed) ? DFM_ERR_NOMEM : 0;
+	if (!rc)
+		dfm_progress(r, (double)atomic_load(&job->pairs_done), (double)total);
 out:
 	worker_free(&wk);
 	return rc;
