@@ -6,7 +6,8 @@
  * sum of square roots of the eigenvalues of S_a^(1/2) S_b S_a^(1/2), a
  * symmetric positive semi-definite matrix with the same spectrum as S_a S_b,
  * so only the symmetric eigensolver is needed; a general sqrtm (Schur form of
- * a non-symmetric product) is both slower and less accurate. */
+ * a non-symmetric product) is both slower and less accurate.  S_a^(1/2)
+ * itself is never formed: see sqrt_trace(). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ struct fid_trace {
 	double value;           /* Tr((S_a S_b)^(1/2)) */
 	int clamped;            /* negative eigenvalues set to 0 */
 	double most_negative;
+	const char *factor;     /* "cholesky" or "eigen": see sqrt_trace() */
 };
 
 static void
@@ -109,23 +111,17 @@ clamp_sqrt(double *w, int64_t d, struct fid_trace *t)
 	}
 }
 
-/* With S_a = V L V^T, S_a^(1/2) S_b S_a^(1/2) is similar to
- * L^(1/2) (V^T S_b V) L^(1/2), which needs two products and no explicit
- * square root matrix.  Destroys a->cov and b->cov. */
+/* F = V L^(1/2) from S_a = V L V^T: a factor F F^T = S_a for every
+ * positive semi-definite S_a.  Leaves F^T S_b F in b->cov, destroys a->cov. */
 static int
-sqrt_trace(struct fid_stats *a, struct fid_stats *b, struct fid_trace *t)
+factor_eigen(struct fid_stats *a, struct fid_stats *b, double *w, double *tmp,
+	     struct fid_trace *t)
 {
-	int d = (int)a->d, rc = DFM_ERR_NOMEM;
-	double *w = malloc((size_t)d * sizeof *w);
-	double *tmp = malloc((size_t)d * (size_t)d * sizeof *tmp);
+	int d = (int)a->d;
 	double *v = a->cov, *m = b->cov;
 
-	memset(t, 0, sizeof *t);
-	if (!w || !tmp)
-		goto out;
-	rc = DFM_ERR_STAGE;
 	if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', d, v, d, w) != 0)
-		goto out;
+		return DFM_ERR_STAGE;
 	clamp_sqrt(w, d, t);
 	cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, d, d, 1.0, m, d, v, d,
 		    0.0, tmp, d);
@@ -134,7 +130,39 @@ sqrt_trace(struct fid_stats *a, struct fid_stats *b, struct fid_trace *t)
 	for (int j = 0; j < d; j++)
 		for (int i = j; i < d; i++)
 			m[(size_t)j * d + i] *= w[i] * w[j];
-	if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', d, m, d, w) != 0)
+	return 0;
+}
+
+/* Tr((S_a S_b)^(1/2)).  Any factor F with F F^T = S_a makes F^T S_b F
+ * orthogonally similar to S_a^(1/2) S_b S_a^(1/2) (F = S_a^(1/2) Q with Q
+ * orthogonal), so the two have the same eigenvalues.  The Cholesky factor
+ * is the cheap F: dpotrf and dsygst cost about one matrix product, where an
+ * eigendecomposition with vectors costs several.  It needs S_a positive
+ * definite, impossible with fewer samples than dimensions; then, or when
+ * dpotrf finds S_a not definite, the eigen factor is used. */
+static int
+sqrt_trace(struct fid_stats *a, struct fid_stats *b, struct fid_trace *t)
+{
+	int d = (int)a->d, rc = DFM_ERR_NOMEM;
+	size_t bytes = (size_t)d * (size_t)d * sizeof(double);
+	double *w = malloc((size_t)d * sizeof *w), *tmp = malloc(bytes);
+
+	memset(t, 0, sizeof *t);
+	if (!w || !tmp)
+		goto out;
+	memcpy(tmp, a->cov, bytes);
+	rc = DFM_ERR_STAGE;
+	if (a->n > a->d && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', d, a->cov, d) == 0) {
+		t->factor = "cholesky";
+		if (LAPACKE_dsygst(LAPACK_COL_MAJOR, 2, 'L', d, b->cov, d, a->cov, d) != 0)
+			goto out;
+	} else {
+		memcpy(a->cov, tmp, bytes);
+		t->factor = "eigen";
+		if (factor_eigen(a, b, w, tmp, t) != 0)
+			goto out;
+	}
+	if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', d, b->cov, d, w) != 0)
 		goto out;
 	clamp_sqrt(w, d, t);
 	t->value = 0;
@@ -217,6 +245,7 @@ result_json(const struct dfm_matrix *a, const struct dfm_matrix *b, double fid,
 	json_object_object_add(o, "a", json_object_new_string(a->input));
 	json_object_object_add(o, "b", json_object_new_string(b->input));
 	json_object_object_add(o, "clamped_eigenvalues", json_object_new_int(t->clamped));
+	json_object_object_add(o, "factor", json_object_new_string(t->factor));
 	json_object_object_add(o, "warnings", json_object_get(warnings));
 	return o;
 }
@@ -237,16 +266,17 @@ fid_compute(struct dfm_run *r, const struct dfm_matrix *a, const struct dfm_matr
 	dfm_progress(r, 1, 2);
 	fid = mean_distance(&sa, &sb) + sa.trace + sb.trace;
 	if ((rc = sqrt_trace(&sa, &sb, &t))) {
-		dfm_fail(r, "the symmetric eigensolver did not converge");
+		dfm_fail(r, "LAPACK failed on the %lld x %lld covariances",
+			 (long long)a->cols, (long long)a->cols);
 		goto out;
 	}
 	fid -= 2 * t.value;
 	if (t.clamped)
 		dfm_note(r, "%d slightly negative eigenvalues (rounding; lowest %.3g) "
 			 "were clamped to 0", t.clamped, t.most_negative);
-	dfm_note(r, "fid %.10g over %lld and %lld vectors of %lld dimensions (%s)",
-		 fid, (long long)a->rows, (long long)b->rows, (long long)a->cols,
-		 a->network);
+	dfm_note(r, "fid %.10g over %lld and %lld vectors of %lld dimensions (%s; %s "
+		 "factor)", fid, (long long)a->rows, (long long)b->rows,
+		 (long long)a->cols, a->network, t.factor);
 	dfm_progress(r, 2, 2);
 	rc = dfm_metric_put_json(r, "result", result_json(a, b, fid, &t, warnings));
 out:

@@ -12,13 +12,12 @@
  * What the maths allows us to hoist out of the N^2/2 pair loop: everything
  * about one image alone (its pyramid, local means and variances at every
  * scale) is computed once, in double precision.  A pair only needs the
- * filtered cross term E[xy]; it is computed for eight (or four) partner
- * images at once, one per SIMD lane, so every filter tap is one vector
+ * filtered cross term E[xy]; it is computed for eight partner images at
+ * once, one per SIMD lane, so every filter tap is one vector
  * multiply-add with no shuffles.  Pixels are stored minus a per-image integer
  * offset, which is exact in float and keeps E[xy] - mu_x mu_y from cancelling
  * catastrophically.  The sum over pairs is reduced per row in a fixed order,
  * so the result does not depend on the number of threads. */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,8 +41,8 @@ typedef float ms_vec __attribute__((vector_size(32)));
 typedef double ms_dvec __attribute__((vector_size(64)));
 #define MS_LANES ((int)(sizeof(ms_vec) / sizeof(float)))
 
-/* Rows of the pair triangle handed to a worker at a time.  Their compact
- * copies and one partner group stay in a core's L2 cache together. */
+/* Rows of the pair triangle handed to a worker at a time: each partner
+ * group is brought into cache once per tile, not once per row. */
 enum { MS_TILE = 16 };
 
 /* Sizes and windows of every scale, shared by all images of a dataset. */
@@ -86,6 +85,11 @@ min_int(int a, int b)
 	return a < b ? a : b;
 }
 
+/* A compact image is, per channel, its pixels at every scale, then its
+ * local means and then its local variances at every scale (both over the
+ * valid window positions), and after the last channel one offset per
+ * channel.  A lane group stores eight compact images float by float, each
+ * float widened to a vector of the eight images' values. */
 static void
 geom_layout(struct ms_geom *g)
 {
@@ -683,8 +687,8 @@ worker_free(struct ms_worker *wk)
 	free(wk->group);
 }
 
-/* Runs units until none is left; returns nonzero after the last unit when
- * there is no more work, so the caller can report progress between units. */
+/* Runs the next unit of work; returns 0 when none is left (or a thread
+ * failed), so that a caller can report progress between units. */
 static int
 worker_step(struct ms_worker *wk)
 {
@@ -735,6 +739,8 @@ run_job(struct dfm_run *r, struct ms_job *job, int threads, int64_t total)
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 	rc = atomic_load(&job->failed) ? DFM_ERR_NOMEM : 0;
+	if (!rc)
+		dfm_progress(r, (double)atomic_load(&job->pairs_done), (double)total);
 out:
 	worker_free(&wk);
 	return rc;

@@ -7,7 +7,8 @@
   metrics_peer.py fid-data A B N D         two correlated feature sets
   metrics_peer.py fid A B RUNS             FID the pytorch-fid way (sqrtm)
 
-Peers print "seconds MEDIAN value VALUE [measured M pairs]".
+Peers print "seconds MEDIAN value VALUE cpu CPU [measured M pairs]", CPU
+being the process's CPU seconds per run (scaled like the wall time).
 """
 import json
 import statistics
@@ -107,7 +108,7 @@ def msssim_peer(data, npairs, runs):
     rng = np.random.default_rng(1)
     i = rng.integers(0, n, npairs)
     j = (i + rng.integers(1, n, npairs)) % n
-    times, total = [], 0.0
+    times, total, c0 = [], 0.0, time.process_time()
     for _ in range(runs):
         t0, total = time.perf_counter(), 0.0
         with torch.no_grad():
@@ -115,8 +116,9 @@ def msssim_peer(data, npairs, runs):
                 total += float(batch(imgs[i[k:k + 512]], imgs[j[k:k + 512]]).sum())
         times.append(time.perf_counter() - t0)
     scale = n * (n - 1) / 2 / npairs
+    cpu = (time.process_time() - c0) / runs * scale
     print(f"seconds {statistics.median(times) * scale:.3f} value {total / npairs:.10g} "
-          f"measured {npairs} pairs")
+          f"cpu {cpu:.3f} measured {npairs} pairs")
 
 
 def fid_data(a, b, n, d):
@@ -131,7 +133,7 @@ def fid_data(a, b, n, d):
 def fid_peer(a, b, runs):
     import scipy.linalg
     fa, fb = read_tensor(a, "features"), read_tensor(b, "features")
-    times = []
+    times, c0 = [], time.process_time()
     for _ in range(runs):
         t0 = time.perf_counter()
         mu1, mu2 = np.mean(fa, axis=0), np.mean(fb, axis=0)
@@ -141,7 +143,8 @@ def fid_peer(a, b, runs):
         diff = mu1 - mu2
         fid = diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
         times.append(time.perf_counter() - t0)
-    print(f"seconds {statistics.median(times):.3f} value {fid:.10g}")
+    cpu = (time.process_time() - c0) / runs
+    print(f"seconds {statistics.median(times):.3f} value {fid:.10g} cpu {cpu:.3f}")
 
 
 def main():

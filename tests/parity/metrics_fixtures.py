@@ -5,7 +5,8 @@ Each reference value is computed here in float64 with numpy and scipy,
 directly from the definitions, independently of the C code:
 
   fid_*      FID through scipy.linalg.sqrtm of S_a S_b (the usual route), or
-             through numpy's eigh when a covariance is singular
+             through numpy's eigh when a covariance is singular (fewer
+             samples than dimensions, or dead units)
   is_*       Inception Score from softmax probabilities, 10 splits
   ms_*       MS-SSIM of every pair under both small-image conventions, with
              2-D correlation windows and E[x^2] - mu^2 variances
@@ -85,6 +86,11 @@ def fid_fixtures(rng, refs):
     feat_b = np.maximum(lat_b @ mix + 0.1 * rng.normal(size=(350, d)), 0)
     fid_case("fid_corr", feat_a, feat_b, False, refs)
     fid_case("fid_few", rng.normal(size=(40, d)), rng.normal(size=(50, d)), True, refs)
+    # Dead units: constant columns make both covariances singular although
+    # there are more samples than dimensions.
+    dead_a, dead_b = feat_a[:300].copy(), feat_b[:300].copy()
+    dead_a[:, :3], dead_b[:, :3] = 0.0, 0.25
+    fid_case("fid_dead", dead_a, dead_b, True, refs)
 
 
 # Inception Score
@@ -216,6 +222,8 @@ def main():
     ms_case("ms_rgb32", rgb, np.arange(len(rgb)) % 3, refs)
     grey = ms_images(rng, 28, 28, 1)[:8]
     ms_case("ms_grey28", grey, np.array([0, 1, 0, 1, 0, 1, 0, 1]), refs)
+    wide = ms_images(rng, 20, 36, 2)[[0, 2, 3, 5, 8, 10]]
+    ms_case("ms_wide20x36", wide, np.array([0, 0, 1, 1, 0, 1]), refs)
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(refs, f, indent=1)
         f.write("\n")

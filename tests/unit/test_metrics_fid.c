@@ -20,7 +20,7 @@ run_fid(const void *a, size_t na, const void *b, size_t nb, struct dfm_run **out
 }
 
 static void
-check_parity(const char *name)
+check_parity(const char *name, const char *factor)
 {
 	char fa[100], fb[100];
 	size_t na = 0, nb = 0;
@@ -43,6 +43,7 @@ check_parity(const char *name)
 	CHECK_INT(mf_number(res, "dims", NULL, NULL), 64);
 	CHECK_STR(json_object_get_string(json_object_object_get(res, "network")),
 		  "parity test features");
+	CHECK_STR(json_object_get_string(json_object_object_get(res, "factor")), factor);
 	json_object_put(res);
 	dfm_run_free(r);
 	free(a);
@@ -51,12 +52,19 @@ check_parity(const char *name)
 
 TEST(metrics_fid_parity_random)
 {
-	check_parity("fid_random");
+	check_parity("fid_random", "cholesky");
 }
 
 TEST(metrics_fid_parity_correlated)
 {
-	check_parity("fid_corr");
+	check_parity("fid_corr", "cholesky");
+}
+
+/* Constant columns: singular covariances despite many samples, so the
+ * Cholesky factorisation fails and the eigen factor takes over. */
+TEST(metrics_fid_parity_dead_units)
+{
+	check_parity("fid_dead", "eigen");
 }
 
 /* Fewer samples than dimensions: still exact, but warned about. */
@@ -71,6 +79,7 @@ TEST(metrics_fid_parity_few_samples_warns)
 	CHECK_INT(run_fid(a, na, b, nb, &r), 0);
 	res = mf_output_json(r, "result");
 	CHECK(res && fabs(mf_number(res, "fid", NULL, NULL) - want) <= 1e-6 * want);
+	CHECK_STR(json_object_get_string(json_object_object_get(res, "factor")), "eigen");
 	warn = res ? json_object_object_get(res, "warnings") : NULL;
 	CHECK_INT(warn ? json_object_array_length(warn) : 0, 2);
 	CHECK(warn && strstr(json_object_get_string(json_object_array_get_idx(warn, 0)),

@@ -142,6 +142,14 @@ TEST(metrics_msssim_pairs_grey28)
 	check_pairs("ms_grey28", "fit");
 }
 
+/* Non-square images truncate the window per axis ('shrink') and keep the
+ * one scale that fits ('fit'). */
+TEST(metrics_msssim_pairs_wide20x36)
+{
+	check_pairs("ms_wide20x36", "shrink");
+	check_pairs("ms_wide20x36", "fit");
+}
+
 /* Whole-dataset means, over all pairs and within classes, match the mean of
  * the reference pairs: the tiled lane kernel adds up what the pair does. */
 static void
@@ -160,7 +168,7 @@ check_means(const char *fixture)
 		double want_in = mf_number(mf_reference(), fixture, convs[k], "within_mean");
 
 		snprintf(conv, sizeof conv, "convention=%s", convs[k]);
-		CHECK(want > 0.05 && want_in > 0.05 && fabs(want - want_in) > 1e-3);
+		CHECK(want > 0.02 && want_in > 0.02 && fabs(want - want_in) > 1e-3);
 		CHECK(fabs(ms_mean(data, size, 2, all) - want) <= 1e-5);
 		CHECK(fabs(ms_mean(data, size, 2, within) - want_in) <= 1e-5);
 	}
@@ -171,6 +179,7 @@ TEST(metrics_msssim_dataset_means)
 {
 	check_means("ms_rgb32");
 	check_means("ms_grey28");
+	check_means("ms_wide20x36");
 }
 
 /* Random smooth-ish images, enough for several tiles and lane groups. */
@@ -296,10 +305,9 @@ TEST(metrics_msssim_identical_and_progress)
 	for (int i = 0; i < N; i++)
 		memcpy(same + i * H * W * C, px, H * W * C);
 	data = mf_dataset(same, NULL, N, H, W, C, &size);
-	CHECK_INT(run_ms(data, size, 2, NULL, &r) == 0 ? 0 : 1, 0);
-	dfm_run_free(r);
 	r = dfm_run_new(dfm_kind_find("ms-ssim"), "ms-ssim[test]");
 	dfm_run_on_progress(r, count_progress, last);
+	dfm_run_set_threads(r, 2);
 	dfm_run_input(r, "data", data, size, "same.data");
 	CHECK_INT(dfm_run_exec(r), 0);
 	res = mf_output_json(r, "result");
