@@ -26,7 +26,7 @@ median() {
 ours=$(awk '/^dfmake/ {print $3}' "$out" | median)
 theirs=$(awk '/^torch/ {print $3}' "$out" | median)
 gflops=$(awk '/^dfmake/ {print $5}' "$out" | median)
-rss_ours=$(awk '/^dfmake/ {print $10}' "$out" | median)
+rss_ours=$(awk '/^dfmake/ {print $9}' "$out" | median)
 rss_theirs=$(awk '/^torch/ {print $7}' "$out" | median)
 peak=$("$bench" peak "$threads" | awk '{print $2}')
 echo "bench $name: dfmake $ours s/iter, torch $theirs s/iter," \
