@@ -70,6 +70,55 @@ run(const struct dfm_nn_ctx *ctx, dnnl_primitive_t prim, int nargs, const int *a
 	return err;
 }
 
+/* The offset of a logical index in a blocked memory descriptor: outer
+ * blocks through the strides, then the inner blocks, innermost last. */
+static int64_t
+blocked_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
+{
+	const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+	int64_t blk[DNNL_MAX_NDIMS], rem[DNNL_MAX_NDIMS], off = md->offset0, inner = 0, step = 1;
+
+	for (int d = 0; d < md->ndims; d++)
+		blk[d] = 1;
+	for (int k = 0; k < b->inner_nblks; k++)
+		blk[b->inner_idxs[k]] *= b->inner_blks[k];
+	for (int d = 0; d < md->ndims; d++) {
+		off += idx[d] / blk[d] * b->strides[d];
+		rem[d] = idx[d] % blk[d];
+	}
+	for (int k = b->inner_nblks - 1; k >= 0; k--) {
+		int d = (int)b->inner_idxs[k];
+
+		inner += rem[d] % b->inner_blks[k] * step;
+		rem[d] /= b->inner_blks[k];
+		step *= b->inner_blks[k];
+	}
+	return off + inner;
+}
+
+/* Copies 4-D weights between two blocked layouts on the calling thread.
+ * Weights are small, and a oneDNN reorder opens a parallel region whose
+ * cost, on a busy machine, is many times that of the copy.  Padding in the
+ * destination is left as it is: zero, from the allocation. */
+static void
+copy_blocked(const dnnl_memory_desc_t *from, const float *src, const dnnl_memory_desc_t *to,
+	     float *dst)
+{
+	int64_t idx[4];
+
+	for (idx[0] = 0; idx[0] < from->dims[0]; idx[0]++)
+		for (idx[1] = 0; idx[1] < from->dims[1]; idx[1]++)
+			for (idx[2] = 0; idx[2] < from->dims[2]; idx[2]++)
+				for (idx[3] = 0; idx[3] < from->dims[3]; idx[3]++)
+					dst[blocked_offset(to, idx)] = src[blocked_offset(from, idx)];
+}
+
+static bool
+plain_copy(const dnnl_memory_desc_t *md)
+{
+	return md->format_kind == dnnl_blocked && md->ndims == 4 && md->data_type == dnnl_f32;
+}
+
 static int
 reorder_run(const struct dfm_nn_ctx *ctx, const struct reorder *r, const void *from, void *to)
 {
@@ -79,6 +128,10 @@ reorder_run(const struct dfm_nn_ctx *ctx, const struct reorder *r, const void *f
 
 	if (!r->prim) {
 		memcpy(to, from, dnnl_memory_desc_get_size(&r->from));
+		return 0;
+	}
+	if (plain_copy(&r->from) && plain_copy(&r->to)) {
+		copy_blocked(&r->from, from, &r->to, to);
 		return 0;
 	}
 	return run(ctx, r->prim, 2, k, mds, ptrs, "weight reorder");
