@@ -70,6 +70,55 @@ run(const struct dfm_nn_ctx *ctx, dnnl_primitive_t prim, int nargs, const int *a
 	return err;
 }
 
+/* The offset of a logical index in a blocked memory descriptor: outer
+ * blocks through the strides, then the inner blocks, innermost last. */
+static int64_t
+blocked_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
+{
+	const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+	int64_t blk[DNNL_MAX_NDIMS], rem[DNNL_MAX_NDIMS], off = md->offset0, inner = 0, step = 1;
+
+	for (int d = 0; d < md->ndims; d++)
+		blk[d] = 1;
+	for (int k = 0; k < b->inner_nblks; k++)
+		blk[b->inner_idxs[k]] *= b->inner_blks[k];
+	for (int d = 0; d < md->ndims; d++) {
+		off += idx[d] / blk[d] * b->strides[d];
+		rem[d] = idx[d] % blk[d];
+	}
+	for (int k = b->inner_nblks - 1; k >= 0; k--) {
+		int d = (int)b->inner_idxs[k];
+
+		inner += rem[d] % b->inner_blks[k] * step;
+		rem[d] /= b->inner_blks[k];
+		step *= b->inner_blks[k];
+	}
+	return off + inner;
+}
+
+/* Copies 4-D weights between two blocked layouts on the calling thread.
+ * Weights are small, and a oneDNN reorder opens a parallel region whose
+ * cost, on a busy machine, is many times that of the copy.  Padding in the
+ * destination is left as it is: zero, from the allocation. */
+static void
+copy_blocked(const dnnl_memory_desc_t *from, const float *src, const dnnl_memory_desc_t *to,
+	     float *dst)
+{
+	int64_t idx[4];
+
+	for (idx[0] = 0; idx[0] < from->dims[0]; idx[0]++)
+		for (idx[1] = 0; idx[1] < from->dims[1]; idx[1]++)
+			for (idx[2] = 0; idx[2] < from->dims[2]; idx[2]++)
+				for (idx[3] = 0; idx[3] < from->dims[3]; idx[3]++)
+					dst[blocked_offset(to, idx)] = src[blocked_offset(from, idx)];
+}
+
+static bool
+plain_copy(const dnnl_memory_desc_t *md)
+{
+	return md->format_kind == dnnl_blocked && md->ndims == 4 && md->data_type == dnnl_f32;
+}
+
 static int
 reorder_run(const struct dfm_nn_ctx *ctx, const struct reorder *r, const void *from, void *to)
 {
@@ -81,6 +130,10 @@ reorder_run(const struct dfm_nn_ctx *ctx, const struct reorder *r, const void *f
 		memcpy(to, from, dnnl_memory_desc_get_size(&r->from));
 		return 0;
 	}
+	if (plain_copy(&r->from) && plain_copy(&r->to)) {
+		copy_blocked(&r->from, from, &r->to, to);
+		return 0;
+	}
 	return run(ctx, r->prim, 2, k, mds, ptrs, "weight reorder");
 }
 
@@ -88,22 +141,33 @@ int
 dfm_nn_conv_init(struct dfm_nn_conv *c, int cin, int cout, int k, int stride, int pad,
 		 bool bias, bool sn)
 {
-	int64_t wshape[4] = {cout, cin, k, k}, bshape[1] = {cout};
+	return dfm_nn_conv_init_rect(c, cin, cout, k, k, stride, pad, pad, bias, sn);
+}
+
+int
+dfm_nn_conv_init_rect(struct dfm_nn_conv *c, int cin, int cout, int kh, int kw, int stride,
+		      int ph, int pw, bool bias, bool sn)
+{
+	int64_t wshape[4] = {cout, cin, kh, kw}, bshape[1] = {cout};
 	int err;
 
 	memset(c, 0, sizeof *c);
+	if (cin < 1 || cout < 1 || kh < 1 || kw < 1 || stride < 1 || ph < 0 || pw < 0)
+		return dfm_nn_fail(DFM_ERR_USAGE, "convolution: bad geometry");
 	c->cin = cin;
 	c->cout = cout;
-	c->k = k;
+	c->kh = kh;
+	c->kw = kw;
 	c->stride = stride;
-	c->pad = pad;
+	c->ph = ph;
+	c->pw = pw;
 	c->has_bias = bias;
 	c->has_sn = sn;
 	err = dfm_nn_param_init(&c->weight, 4, wshape);
 	if (!err && bias)
 		err = dfm_nn_param_init(&c->bias, 1, bshape);
 	if (!err && sn)
-		err = dfm_nn_sn_init(&c->sn, cout, cin * k * k, 0, "conv");
+		err = dfm_nn_sn_init(&c->sn, cout, cin * kh * kw, 0, "conv");
 	if (!err) {
 		c->dw = dfm_nn_alloc(c->weight.count);
 		c->plans = calloc(MAX_PLANS, sizeof *c->plans);
@@ -147,10 +211,13 @@ dfm_nn_conv_free(struct dfm_nn_conv *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* Output size along the height (axis 0) or width (axis 1). */
 static int64_t
-out_size(const struct dfm_nn_conv *c, int64_t in)
+out_size(const struct dfm_nn_conv *c, int64_t in, int axis)
 {
-	return (in + 2 * c->pad - c->k) / c->stride + 1;
+	int k = axis ? c->kw : c->kh, pad = axis ? c->pw : c->ph;
+
+	return (in + 2 * pad - k) / c->stride + 1;
 }
 
 /* Strides and padding.  oneDNN wants the right padding that makes the
@@ -169,9 +236,10 @@ geometry(const struct dfm_nn_conv *c, const struct dfm_nn_conv_plan *p, dnnl_dim
 		return;
 	}
 	strides[0] = strides[1] = c->stride;
-	pad_l[0] = pad_l[1] = c->pad;
-	pad_r[0] = (out_size(c, p->h) - 1) * c->stride + c->k - p->h - c->pad;
-	pad_r[1] = (out_size(c, p->w) - 1) * c->stride + c->k - p->w - c->pad;
+	pad_l[0] = c->ph;
+	pad_l[1] = c->pw;
+	pad_r[0] = (out_size(c, p->h, 0) - 1) * c->stride + c->kh - p->h - c->ph;
+	pad_r[1] = (out_size(c, p->w, 1) - 1) * c->stride + c->kw - p->w - c->pw;
 }
 
 /* The forward primitive descriptor, with the fused ReLU as a post-op. */
@@ -209,9 +277,9 @@ static int
 plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	     struct dfm_nn_conv_plan *p)
 {
-	int64_t oh = out_size(c, p->h), ow = out_size(c, p->w);
+	int64_t oh = out_size(c, p->h, 0), ow = out_size(c, p->w, 1);
 	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
-	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, dst = {p->n, c->cout, oh, ow};
+	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, dst = {p->n, c->cout, oh, ow};
 	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
@@ -219,12 +287,26 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	int err;
 
 	geometry(c, p, strides, pad, pad_r);
-	dnnl_memory_desc_init_by_tag(&p->src_md, 4, src, dnnl_f32, dnnl_nhwc);
-	dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32, dnnl_nhwc);
-	dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32, dnnl_oihw);
-	dnnl_memory_desc_init_by_tag(&p->bias_md, 1, bias, dnnl_f32, dnnl_x);
-	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
-	err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
+	if (oh < 1 || ow < 1)
+		return dfm_nn_fail(DFM_ERR_USAGE, "convolution: input %lldx%lld too small",
+				   (long long)p->h, (long long)p->w);
+	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->src_md, 4, src, dnnl_f32, dnnl_nhwc),
+			   "source descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32,
+								dnnl_nhwc), "destination descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32,
+								dnnl_oihw), "weights descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->bias_md, 1, bias, dnnl_f32,
+								dnnl_x), "bias descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
+								dnnl_format_tag_any),
+				   "weights descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
 			   dnnl_convolution_direct, &p->src_md, &wei_any,
 			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
 			   "convolution descriptor");
@@ -253,7 +335,7 @@ static int
 plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		   struct dfm_nn_conv_plan *p)
 {
-	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
+	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
 	dnnl_primitive_desc_t pd = NULL;
@@ -261,8 +343,10 @@ plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	int err;
 
 	geometry(c, p, strides, pad, pad_r);
-	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
-	err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct,
+	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
+							dnnl_format_tag_any), "weights descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct,
 			   &p->src_md, &wei_any, &p->dst_md, strides, pad, pad_r),
 			   "convolution backward data descriptor");
 	if (!err)
@@ -294,7 +378,7 @@ static int
 plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		      struct dfm_nn_conv_plan *p)
 {
-	dnnl_dims_t wei = {c->cout, c->cin, c->k, c->k}, strides, pad, pad_r;
+	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any;
 	dnnl_convolution_desc_t d;
 	dnnl_primitive_desc_t pd = NULL;
@@ -302,8 +386,10 @@ plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	int err;
 
 	geometry(c, p, strides, pad, pad_r);
-	dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any);
-	err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d,
+	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
+							dnnl_format_tag_any), "weights descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d,
 			   dnnl_convolution_direct, &p->src_md, &wei_any,
 			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
 			   "convolution backward weights descriptor");
@@ -357,7 +443,7 @@ plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_n
 	p->n = x->dims[0];
 	p->h = x->dims[2];
 	p->w = x->dims[3];
-	p->subsample = c->k == 1 && c->stride > 1 && c->pad == 0;
+	p->subsample = c->kh == 1 && c->kw == 1 && c->stride > 1 && c->ph == 0 && c->pw == 0;
 	err = plan_forward(ctx, c, p);
 	if (err) {
 		plan_free(p);
@@ -374,7 +460,7 @@ pick_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
 	    struct dfm_nn_tensor *sub)
 {
 	int64_t n = x->dims[0], ch = x->dims[1], h = x->dims[2], w = x->dims[3];
-	int64_t oh = out_size(c, h), ow = out_size(c, w), s = c->stride;
+	int64_t oh = out_size(c, h, 0), ow = out_size(c, w, 1), s = c->stride;
 	int err = dfm_nn_tensor_shape(sub, n, ch, oh, ow);
 
 	if (err)
@@ -421,7 +507,7 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	err = plan_for(ctx, c, x, &p);
 	if (err)
 		return err;
-	err = dfm_nn_tensor_shape(y, p->n, c->cout, out_size(c, p->h), out_size(c, p->w));
+	err = dfm_nn_tensor_shape(y, p->n, c->cout, out_size(c, p->h, 0), out_size(c, p->w, 1));
 	if (err)
 		return err;
 	if (c->has_sn)

@@ -77,9 +77,10 @@ void dfm_nn_sn_forward(struct dfm_nn_sn *sn, const float *w, bool train);
 void dfm_nn_sn_backward(const struct dfm_nn_sn *sn, const float *w, const float *dw_sn,
 			float *grad);
 
-/* 2-D convolution, square kernel, same stride and padding on both axes. */
+/* 2-D convolution: kh x kw kernel, the same stride on both axes, zero
+ * padding ph rows and pw columns on each side (PyTorch's output size). */
 struct dfm_nn_conv {
-	int cin, cout, k, stride, pad;
+	int cin, cout, kh, kw, stride, ph, pw;
 	bool has_bias, has_sn;
 	bool frozen;                       /* backward skips parameter gradients */
 	bool relu;                         /* forward applies a ReLU to y; the
@@ -91,8 +92,11 @@ struct dfm_nn_conv {
 	int nplans;
 };
 
+/* A k x k convolution with padding pad on every side. */
 int dfm_nn_conv_init(struct dfm_nn_conv *c, int cin, int cout, int k, int stride, int pad,
 		     bool bias, bool sn);
+int dfm_nn_conv_init_rect(struct dfm_nn_conv *c, int cin, int cout, int kh, int kw, int stride,
+			  int ph, int pw, bool bias, bool sn);
 void dfm_nn_conv_free(struct dfm_nn_conv *c);
 int dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 			const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, bool train);

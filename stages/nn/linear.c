@@ -86,12 +86,13 @@ matmul(const struct dfm_nn_ctx *ctx, const dnnl_memory_desc_t *a, const dnnl_mem
 	return err;
 }
 
-static void
+static int
 strided(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t s0, int64_t s1)
 {
 	dnnl_dims_t dims = {rows, cols}, strides = {s0, s1};
 
-	dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides);
+	return dfm_nn_check(dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides),
+			    "matmul descriptor");
 }
 
 static int
@@ -102,12 +103,19 @@ plan_init(const struct dfm_nn_ctx *ctx, const struct dfm_nn_linear *l,
 	dnnl_memory_desc_t dw_md;
 	int err;
 
-	strided(&p->x_md, n, in, in, 1);
-	strided(&p->y_md, n, out, out, 1);
-	strided(&p->wt_md, in, out, 1, in);
-	strided(&p->w_md, out, in, in, 1);
-	strided(&p->bias_md, 1, out, out, 1);
-	strided(&p->dyt_md, out, n, 1, out);
+	err = strided(&p->x_md, n, in, in, 1);
+	if (!err)
+		err = strided(&p->y_md, n, out, out, 1);
+	if (!err)
+		err = strided(&p->wt_md, in, out, 1, in);
+	if (!err)
+		err = strided(&p->w_md, out, in, in, 1);
+	if (!err)
+		err = strided(&p->bias_md, 1, out, out, 1);
+	if (!err)
+		err = strided(&p->dyt_md, out, n, 1, out);
+	if (err)
+		return err;
 	dw_md = p->w_md;
 	err = matmul(ctx, &p->x_md, &p->wt_md, l->has_bias ? &p->bias_md : NULL, &p->y_md,
 		     &p->fwd);

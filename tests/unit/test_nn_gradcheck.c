@@ -231,10 +231,11 @@ TEST(nn_gradcheck_batchnorm)
 
 /* Parameter-free layers, one loss each. */
 
-enum op { OP_RELU, OP_TANH, OP_POOL, OP_UP, OP_GSUM };
+enum op { OP_RELU, OP_TANH, OP_POOL, OP_UP, OP_GSUM, OP_GAVG, OP_MAX, OP_AVG };
 
 struct op_case {
 	enum op op;
+	struct dfm_nn_pool pool;
 	struct dfm_nn_tensor x, y, dy, dx;
 };
 
@@ -250,8 +251,14 @@ op_forward(struct op_case *t)
 		return dfm_nn_avgpool2_forward(&t->x, &t->y);
 	case OP_UP:
 		return dfm_nn_upsample2_forward(&t->x, &t->y);
-	default:
+	case OP_GSUM:
 		return dfm_nn_global_sum_forward(&t->x, &t->y);
+	case OP_GAVG:
+		return dfm_nn_global_avg_forward(&t->x, &t->y);
+	case OP_MAX:
+		return dfm_nn_maxpool_forward(&t->pool, &t->x, &t->y);
+	default:
+		return dfm_nn_avgpool_forward(&t->pool, &t->x, &t->y);
 	}
 }
 
@@ -267,8 +274,14 @@ op_backward(struct op_case *t)
 		return dfm_nn_avgpool2_backward(&t->dy, &t->dx);
 	case OP_UP:
 		return dfm_nn_upsample2_backward(&t->dy, &t->dx);
-	default:
+	case OP_GSUM:
 		return dfm_nn_global_sum_backward(&t->dy, t->x.dims[2], t->x.dims[3], &t->dx);
+	case OP_GAVG:
+		return dfm_nn_global_avg_backward(&t->dy, t->x.dims[2], t->x.dims[3], &t->dx);
+	case OP_MAX:
+		return dfm_nn_maxpool_backward(&t->pool, &t->x, &t->dy, &t->dx);
+	default:
+		return dfm_nn_avgpool_backward(&t->pool, &t->x, &t->dy, &t->dx);
 	}
 }
 
@@ -282,10 +295,12 @@ op_loss(void *arg)
 
 TEST(nn_gradcheck_ops)
 {
-	const char *names[] = {"relu", "tanh", "avgpool", "upsample", "global sum"};
+	const char *names[] = {"relu", "tanh", "avgpool2", "upsample", "global sum",
+			       "global average", "max pool", "average pool"};
 
-	for (int op = OP_RELU; op <= OP_GSUM; op++) {
-		struct op_case t = {.op = op};
+	for (int op = OP_RELU; op <= OP_AVG; op++) {
+		/* Overlapping 3x3 windows, stride 2, padding excluded from averages. */
+		struct op_case t = {.op = op, .pool = {3, 2, 1, true, NULL, 0}};
 		struct probe pr = {op_loss, &t};
 
 		CHECK_INT(dfm_nn_tensor_shape(&t.x, 2, 3, 4, 4), 0);
@@ -298,6 +313,7 @@ TEST(nn_gradcheck_ops)
 		randomize(t.dy.data, t.dy.count, 4, -1, 1);
 		CHECK_INT(op_backward(&t), 0);
 		check_grad(&pr, t.x.data, t.dx.data, t.x.count, 1e-2f, 5e-3, names[op]);
+		dfm_nn_pool_free(&t.pool);
 		dfm_nn_tensor_free(&t.x);
 		dfm_nn_tensor_free(&t.y);
 		dfm_nn_tensor_free(&t.dy);
@@ -376,5 +392,44 @@ TEST(nn_gradcheck_hinge)
 		check_grad(&pr, t.d.data, grad, 6, 1e-2f, 1e-3, gen ? "hinge G" : "hinge D");
 		dfm_nn_tensor_free(&t.d);
 		dfm_nn_tensor_free(&t.dd);
+	}
+}
+
+/* Softmax cross-entropy and binary cross-entropy with logits. */
+
+struct class_case {
+	struct dfm_nn_tensor z, dz;
+	int32_t labels[3];
+	float targets[12];
+	bool binary;
+};
+
+static double
+class_loss(void *arg)
+{
+	struct class_case *t = arg;
+	double loss;
+	int err = t->binary ? dfm_nn_bce_logits(&t->z, t->targets, &loss, &t->dz)
+			    : dfm_nn_softmax_ce(&t->z, t->labels, &loss, &t->dz);
+
+	return err ? NAN : loss;
+}
+
+TEST(nn_gradcheck_classification_losses)
+{
+	for (int binary = 0; binary < 2; binary++) {
+		struct class_case t = {.labels = {3, 0, 1}, .binary = binary};
+		struct probe pr = {class_loss, &t};
+		float grad[12];
+
+		CHECK_INT(dfm_nn_tensor_shape(&t.z, 3, 4, 0, 1), 0);
+		randomize(t.z.data, 12, 5, -2, 2);
+		randomize(t.targets, 12, 6, 0, 1);
+		CHECK(!isnan(class_loss(&t)));
+		memcpy(grad, t.dz.data, sizeof grad);
+		check_grad(&pr, t.z.data, grad, 12, 1e-2f, 2e-3,
+			   binary ? "binary cross-entropy" : "softmax cross-entropy");
+		dfm_nn_tensor_free(&t.z);
+		dfm_nn_tensor_free(&t.dz);
 	}
 }
