@@ -8,6 +8,8 @@
 
 struct loader {
 	yaml_parser_t parser;
+	const char *text;
+	size_t len;
 	const char *name;
 	char *err;
 	size_t errlen;
@@ -16,10 +18,25 @@ struct loader {
 
 enum { MAX_DEPTH = 64 };
 
+/* Does line (0-based) of the text hold a "${"? */
+static int
+line_has_variable(const struct loader *l, size_t line)
+{
+	const char *p = l->text, *end = l->text + l->len, *nl;
+
+	for (; line > 0 && p < end; line--)
+		if (!(p = memchr(p, '\n', (size_t)(end - p))) || ++p >= end)
+			return 0;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	return memmem(p, (size_t)((nl ? nl : end) - p), "${", 2) != NULL;
+}
+
 static int
 complain(struct loader *l, size_t line, size_t col, const char *what)
 {
-	snprintf(l->err, l->errlen, "%s:%zu:%zu: %s", l->name, line + 1, col + 1, what);
+	snprintf(l->err, l->errlen, "%s:%zu:%zu: %s%s", l->name, line + 1, col + 1, what,
+		 line_has_variable(l, line) ? " (inside {...} or [...], quote values with "
+		 "${...}, or write them in block style)" : "");
 	return DFM_ERR_RULES;
 }
 
@@ -182,7 +199,8 @@ int
 dfm_yaml_parse(const char *text, size_t len, const char *name,
 	       struct dfm_ynode **root, char *err, size_t errlen)
 {
-	struct loader l = {.name = name, .err = err, .errlen = errlen};
+	struct loader l = {.text = text, .len = len, .name = name, .err = err,
+			   .errlen = errlen};
 	int rc;
 
 	if (!yaml_parser_initialize(&l.parser))

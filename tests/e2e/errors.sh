@@ -167,6 +167,16 @@ stages:
 R
 expect "an unknown key" "^dfmake: bad.yaml:4:5: unknown key 'colour' in stage 'a'"
 
+cat > bad.yaml <<'R'
+vars:
+  xs: [1, 2]
+stages:
+  a:
+    kind: echo
+    matrix: {x: ${xs}}
+R
+expect "a variable in flow style gets a hint" "^dfmake: bad.yaml:6:18: .*quote values with \\$\\{...\\}, or write them in block style"
+
 printf 'stages:\n  a: [unclosed\n' > bad.yaml
 expect "YAML syntax" "^dfmake: bad.yaml:[0-9]+:[0-9]+: "
 
