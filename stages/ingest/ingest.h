@@ -73,8 +73,27 @@ char *dfm_path_join(const char *dir, const char *name);
 int dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max,
 		     uint8_t **data, size_t *size);
 
+/* Reads a whole file, as dfm_ingest_slurp() does, with the reason for a
+ * failure in err (E2BIG past max).  Safe to call from several threads. */
+int dfm_read_file(const char *path, size_t max, uint8_t **data, size_t *size,
+		  char *err, size_t errlen);
+
+/* Reads and decodes an image file.  Safe to call from several threads. */
+int dfm_decode_file(const char *path, struct dfm_image *im, char *err, size_t errlen);
+
+/* Adds an image decoded by dfm_decode_file() (which returned rc and err)
+ * and frees it; fails naming path, or skips an oversized image where the
+ * adapter allows. */
+int dfm_ingest_decoded(struct dfm_ingest *in, const char *path, int rc, const char *err,
+		       struct dfm_image *im, int label);
+
 /* Decodes an image file and adds it with a label; fails naming the file. */
 int dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label);
+
+/* Decodes n image files on the run's threads and adds them in order, each
+ * with its label, as dfm_ingest_image_file() would one by one. */
+int dfm_ingest_images(struct dfm_ingest *in, char *const *paths, const int *labels,
+		      size_t n);
 
 /* Adds decoded pixels with a label, honouring limit (an image past the
  * limit of its class is skipped).  Fails naming file when not NULL. */

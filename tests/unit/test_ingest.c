@@ -619,3 +619,37 @@ TEST(ingest_sources_name_files_and_hint)
 	CHECK(strstr(dfm_run_failure(r), "unknown source 'nosuch'") != NULL);
 	dfm_run_free(r);
 }
+
+/* Parallel decoding adds images in file order: the bytes do not depend on
+ * the thread count, with or without a limit. */
+TEST(ingest_threads_do_not_change_output)
+{
+	const void *out[2];
+	size_t size[2];
+	struct dfm_run *r[2];
+	char err[200], rel[100];
+
+	for (int i = 0; i < 90; i++) {
+		snprintf(rel, sizeof rel, "many/%c/%03d.png", 'a' + i % 3, i);
+		write_image(rel, i, 0);
+	}
+	for (int limit = 0; limit <= 25; limit += 25) {
+		char lim[8];
+
+		snprintf(lim, sizeof lim, "%d", limit);
+		for (int t = 0; t < 2; t++) {
+			r[t] = dfm_run_new(dfm_kind_find("ingest"), "ingest");
+			dfm_run_set_threads(r[t], t ? 3 : 1);
+			CHECK_INT(dfm_run_param(r[t], "source", "folder", err, sizeof err), 0);
+			CHECK_INT(dfm_run_param(r[t], "path", path("many"), err, sizeof err), 0);
+			CHECK_INT(dfm_run_param(r[t], "limit", lim, err, sizeof err), 0);
+			CHECK_INT(dfm_run_exec(r[t]), 0);
+			out[t] = dfm_run_output(r[t], "data", &size[t]);
+		}
+		CHECK(out[0] && out[1] && size[0] == size[1] &&
+		      memcmp(out[0], out[1], size[0]) == 0);
+		CHECK(size[0] > (size_t)(limit ? 75 : 90) * 6 * 4 * 3);
+		dfm_run_free(r[0]);
+		dfm_run_free(r[1]);
+	}
+}
