@@ -93,6 +93,8 @@ dfm_ingest_source(struct dfm_ingest *in, const char *path)
 {
 	char hint[300];
 
+	if (!path)
+		return dfm_ingest_fail(in, NULL, "out of memory");
 	install_hint(in->adapter, hint, sizeof hint);
 	if (in->listing)
 		return dfm_source(in->run, path, hint);

@@ -20,7 +20,7 @@ emoji_files(struct dfm_ingest *in)
 	for (int i = 0; i < 2 && !rc; i++) {
 		char *path = dfm_path_join(in->path, names[i]);
 
-		rc = path ? dfm_ingest_source(in, path) : dfm_ingest_fail(in, NULL, "out of memory");
+		rc = dfm_ingest_source(in, path);
 		free(path);
 	}
 	return rc;

@@ -60,7 +60,8 @@ int dfm_ingest_fail(struct dfm_ingest *in, const char *file, const char *fmt, ..
 	__attribute__((format(printf, 3, 4)));
 
 /* Names a file the ingest reads (from files()); during read() it checks
- * that the file exists instead, failing with the install hint. */
+ * that the file exists instead, failing with the install hint.  A NULL
+ * path (a failed allocation) fails with "out of memory". */
 int dfm_ingest_source(struct dfm_ingest *in, const char *path);
 
 /* path joined with a relative name, in a malloc'd string the caller frees,
