@@ -108,11 +108,13 @@ int dfm_ingest_full(struct dfm_ingest *in, int label);
 int dfm_ingest_class(struct dfm_ingest *in, const char *name, int *label);
 
 /* Sorted names of the entries of a directory (no dot entries): a malloc'd
- * array of n malloc'd strings; free with dfm_names_free().  dirs_only keeps
- * only directories, files_only only regular files. */
+ * array of n malloc'd strings; free with dfm_names_free().  want is
+ * DFM_LIST_DIRS (only folders) or DFM_LIST_FILES (only regular files). */
 int dfm_ingest_list_dir(struct dfm_ingest *in, const char *dir, int want,
 			char ***names, size_t *n);
 enum { DFM_LIST_DIRS = 1, DFM_LIST_FILES = 2 };
+
+/* Frees n names and their array. */
 void dfm_names_free(char **names, size_t n);
 
 /* Nonzero when name ends in .png, .jpg or .jpeg (any case). */
@@ -147,6 +149,7 @@ int dfm_pairs_files(struct dfm_ingest *in, struct dfm_pairs *e);
  * every image; a missing image fails naming its list file and line. */
 int dfm_pairs_read(struct dfm_ingest *in, struct dfm_pairs *e);
 
+/* Frees the pairs and empties e. */
 void dfm_pairs_free(struct dfm_pairs *e);
 
 /* Binary parsers, exposed for unit tests and fuzz targets: each adds what
