@@ -120,23 +120,32 @@ slurp_plain(int fd, size_t max, uint8_t **data, size_t *size, char *err, size_t 
 	struct stat st;
 	uint8_t *buf;
 	size_t len = 0;
+	int rc = 0;
 
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return snprintf(err, errlen, "not a regular file"), DFM_ERR_FORMAT;
-	if ((size_t)st.st_size > max)
-		return snprintf(err, errlen, "larger than %zu bytes", max), E2BIG;
-	if (!(buf = malloc((size_t)st.st_size + 1)))
-		return snprintf(err, errlen, "out of memory"), DFM_ERR_NOMEM;
-	while (len < (size_t)st.st_size) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return DFM_ERR_FORMAT;
+	}
+	if ((size_t)st.st_size > max) {
+		snprintf(err, errlen, "larger than %zu bytes", max);
+		return E2BIG;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		snprintf(err, errlen, "out of memory");
+		return DFM_ERR_NOMEM;
+	}
+	while (len < (size_t)st.st_size && !rc) {
 		ssize_t got = read(fd, buf + len, (size_t)st.st_size - len);
 
-		if (got <= 0) {
-			snprintf(err, errlen, "cannot read: %s",
-				 got < 0 ? strerror(errno) : "file shrank");
-			free(buf);
-			return EIO;
-		}
-		len += (size_t)got;
+		if (got > 0)
+			len += (size_t)got;
+		else
+			rc = got < 0 ? errno : EIO;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot read: %s", strerror(rc));
+		free(buf);
+		return rc;
 	}
 	buf[len] = '\0';
 	*data = buf;
@@ -154,7 +163,8 @@ slurp_gzip(int fd, size_t max, uint8_t **data, size_t *size, char *err, size_t e
 
 	if (!gz) {
 		close(fd);
-		return snprintf(err, errlen, "out of memory"), DFM_ERR_NOMEM;
+		snprintf(err, errlen, "out of memory");
+		return DFM_ERR_NOMEM;
 	}
 	gzbuffer(gz, 1 << 17);
 	do {
