@@ -654,3 +654,22 @@ TEST(ingest_threads_do_not_change_output)
 		dfm_run_free(r[1]);
 	}
 }
+
+/* A shape whose element count overflows 64 bits is refused, not wrapped. */
+TEST(ingest_npy_huge_shape_rejected)
+{
+	const char hdr[] = "{'descr': '<f8', 'fortran_order': False, "
+			   "'shape': (2147483648, 2147483648, 2147483648, 4), }";
+	uint8_t buf[10 + sizeof hdr + 16] = "\x93NUMPY\x01\x00";
+	struct dfm_ingest in = {0};
+	double *v = NULL;
+	int64_t shape[4];
+	int ndim;
+
+	buf[8] = (uint8_t)(sizeof hdr - 1);
+	memcpy(buf + 10, hdr, sizeof hdr - 1);
+	CHECK(dfm_npy_parse(&in, "huge.npy", buf, 10 + sizeof hdr - 1 + 16, &v, shape,
+			    &ndim) != 0);
+	CHECK(strstr(in.err, "huge.npy") && strstr(in.err, "shape"));
+	CHECK(v == NULL);
+}
