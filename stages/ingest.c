@@ -300,6 +300,15 @@ dfm_ingest_decoded(struct dfm_ingest *in, const char *path, int rc, const char *
 	}
 	if (rc)
 		return dfm_ingest_fail(in, path, "%s", err);
+	if (in->adapter && in->adapter->crop_bottom) {
+		if (im->h <= in->adapter->crop_bottom) {
+			dfm_image_free(im);
+			return dfm_ingest_fail(in, path, "image height %d leaves nothing once "
+					       "the %d-row banner is cut", im->h,
+					       in->adapter->crop_bottom);
+		}
+		im->h -= in->adapter->crop_bottom;
+	}
 	rc = dfm_ingest_add(in, path, im->pix, im->h, im->w, im->c, label);
 	dfm_image_free(im);
 	return rc;

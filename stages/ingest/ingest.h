@@ -44,6 +44,7 @@ struct dfm_adapter {
 	int default_max_side;       /* max_side when the parameter is 0 */
 	int skip_oversized;         /* skip (with a note) images too large to
 				     * decode instead of failing */
+	int crop_bottom;            /* rows of banner to cut off each image */
 	int (*files)(struct dfm_ingest *in);
 	int (*read)(struct dfm_ingest *in);
 };
