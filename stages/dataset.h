@@ -110,6 +110,7 @@ int dfm_dsbuild_meta(struct dfm_dsbuild *b, const char *key, const char *value);
 int dfm_dsbuild_finish(struct dfm_dsbuild *b, void **out, size_t *size,
 		       char *err, size_t errlen);
 
+/* Frees a builder that was not finished. */
 void dfm_dsbuild_free(struct dfm_dsbuild *b);
 
 #endif

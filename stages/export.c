@@ -128,6 +128,22 @@ out:
 	return rc;
 }
 
+static int
+export_describe(const char *output, const void *data, size_t size, void *file)
+{
+	struct dfm_image im;
+	char err[200];
+
+	(void)output;
+	if (dfm_png_decode(data, size, &im, err, sizeof err)) {
+		fprintf(file, "not a PNG: %s\n", err);
+		return DFM_ERR_FORMAT;
+	}
+	fprintf(file, "PNG grid, %d x %d pixels\n", im.w, im.h);
+	dfm_image_free(&im);
+	return 0;
+}
+
 const struct dfm_kind dfm_kind_export = {
 	.name = "export",
 	.version = 1,
@@ -136,4 +152,5 @@ const struct dfm_kind dfm_kind_export = {
 	.inputs = inputs,
 	.outputs = outputs,
 	.run = export_run,
+	.describe = export_describe,
 };

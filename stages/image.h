@@ -20,6 +20,7 @@ struct dfm_image {
 	uint8_t *pix;     /* h * w * c bytes, malloc'd, owned by the image */
 };
 
+/* Frees the pixels of an image (not the struct) and clears the pointer. */
 void dfm_image_free(struct dfm_image *im);
 
 /* Decodes a PNG (any bit depth, grey, palette, alpha, 16-bit) from memory.
@@ -62,6 +63,7 @@ struct dfm_resampler *dfm_resampler_new(int sh, int sw, int dh, int dw, int anti
 void dfm_resampler_run(struct dfm_resampler *rs, const uint8_t *src, int c,
 		       uint8_t *dst);
 
+/* Frees a plan; NULL is ignored. */
 void dfm_resampler_free(struct dfm_resampler *rs);
 
 /* Converts n pixels between 1 and 3 channels (grey is replicated; RGB to
@@ -79,6 +81,7 @@ struct dfm_font *dfm_font_open_default(int px);
 /* Opens the font file at path at a pixel height, or returns NULL. */
 struct dfm_font *dfm_font_open(const char *path, int px);
 
+/* Closes a font; NULL is ignored. */
 void dfm_font_close(struct dfm_font *f);
 
 /* Draws UTF-8 text (Latin-1 range; others as '?') in black onto an RGB

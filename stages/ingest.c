@@ -93,6 +93,8 @@ dfm_ingest_source(struct dfm_ingest *in, const char *path)
 {
 	char hint[300];
 
+	if (!path)
+		return dfm_ingest_fail(in, NULL, "out of memory");
 	install_hint(in->adapter, hint, sizeof hint);
 	if (in->listing)
 		return dfm_source(in->run, path, hint);
@@ -113,28 +115,37 @@ dfm_path_join(const char *dir, const char *name)
 
 /* Plain files are read in one go; gzip files stream through zlib. */
 static int
-slurp_plain(struct dfm_ingest *in, const char *path, int fd, size_t max, uint8_t **data,
-	    size_t *size)
+slurp_plain(int fd, size_t max, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *buf;
 	size_t len = 0;
+	int rc = 0;
 
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return dfm_ingest_fail(in, path, "not a regular file");
-	if ((size_t)st.st_size > max)
-		return dfm_ingest_fail(in, path, "larger than %zu bytes", max);
-	if (!(buf = malloc((size_t)st.st_size + 1)))
-		return dfm_ingest_fail(in, path, "out of memory");
-	while (len < (size_t)st.st_size) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return DFM_ERR_FORMAT;
+	}
+	if ((size_t)st.st_size > max) {
+		snprintf(err, errlen, "larger than %zu bytes", max);
+		return E2BIG;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		snprintf(err, errlen, "out of memory");
+		return DFM_ERR_NOMEM;
+	}
+	while (len < (size_t)st.st_size && !rc) {
 		ssize_t got = read(fd, buf + len, (size_t)st.st_size - len);
 
-		if (got <= 0) {
-			free(buf);
-			return dfm_ingest_fail(in, path, "cannot read: %s",
-					       got < 0 ? strerror(errno) : "file shrank");
-		}
-		len += (size_t)got;
+		if (got > 0)
+			len += (size_t)got;
+		else
+			rc = got < 0 ? errno : EIO;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot read: %s", strerror(rc));
+		free(buf);
+		return rc;
 	}
 	buf[len] = '\0';
 	*data = buf;
@@ -143,37 +154,37 @@ slurp_plain(struct dfm_ingest *in, const char *path, int fd, size_t max, uint8_t
 }
 
 static int
-slurp_gzip(struct dfm_ingest *in, const char *path, int fd, size_t max, uint8_t **data,
-	   size_t *size)
+slurp_gzip(int fd, size_t max, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
 	gzFile gz = gzdopen(fd, "rb");
 	uint8_t *buf = NULL, *p;
 	size_t len = 0, cap = 0;
-	int got, rc = DFM_ERR_STAGE;
+	int got, e, rc = DFM_ERR_NOMEM;
 
 	if (!gz) {
 		close(fd);
-		return dfm_ingest_fail(in, path, "out of memory");
+		snprintf(err, errlen, "out of memory");
+		return DFM_ERR_NOMEM;
 	}
 	gzbuffer(gz, 1 << 17);
 	do {
 		if (cap - len < 1 << 16) {
 			cap = cap ? 2 * cap : 1 << 20;
 			if (!(p = realloc(buf, cap))) {
-				dfm_ingest_fail(in, path, "out of memory");
+				snprintf(err, errlen, "out of memory");
 				goto out;
 			}
 			buf = p;
 		}
 		if ((got = gzread(gz, buf + len, (unsigned)(cap - len))) < 0) {
-			int e;
-
-			dfm_ingest_fail(in, path, "cannot read: %s", gzerror(gz, &e));
+			snprintf(err, errlen, "cannot read: %s", gzerror(gz, &e));
+			rc = DFM_ERR_FORMAT;
 			goto out;
 		}
 		len += (size_t)got;
 		if (len > max) {
-			dfm_ingest_fail(in, path, "larger than %zu bytes", max);
+			snprintf(err, errlen, "larger than %zu bytes", max);
+			rc = E2BIG;
 			goto out;
 		}
 	} while (got > 0);
@@ -189,20 +200,34 @@ out:
 }
 
 int
-dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max, uint8_t **data,
-		 size_t *size)
+dfm_read_file(const char *path, size_t max, uint8_t **data, size_t *size, char *err,
+	      size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint8_t magic[2];
 	int rc;
 
-	if (fd < 0)
-		return dfm_ingest_fail(in, path, "cannot open: %s", strerror(errno));
+	if (fd < 0) {
+		rc = errno;
+		snprintf(err, errlen, "cannot open: %s", strerror(rc));
+		return rc;
+	}
 	if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-		return slurp_gzip(in, path, fd, max, data, size);
-	rc = slurp_plain(in, path, fd, max, data, size);
+		return slurp_gzip(fd, max, data, size, err, errlen);
+	rc = slurp_plain(fd, max, data, size, err, errlen);
 	close(fd);
 	return rc;
+}
+
+int
+dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max, uint8_t **data,
+		 size_t *size)
+{
+	char err[300];
+
+	if (dfm_read_file(path, max, data, size, err, sizeof err))
+		return dfm_ingest_fail(in, path, "%s", err);
+	return 0;
 }
 
 int
@@ -252,29 +277,54 @@ dfm_ingest_add(struct dfm_ingest *in, const char *file, const uint8_t *pix, int 
 }
 
 int
-dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label)
+dfm_decode_file(const char *path, struct dfm_image *im, char *err, size_t errlen)
 {
-	struct dfm_image im;
 	uint8_t *data;
 	size_t size;
-	char err[300];
 	int rc;
 
-	if (dfm_ingest_full(in, label))
-		return 0;
-	if ((rc = dfm_ingest_slurp(in, path, (size_t)1 << 30, &data, &size)))
+	if ((rc = dfm_read_file(path, (size_t)1 << 30, &data, &size, err, errlen)))
 		return rc;
-	rc = dfm_image_decode(data, size, &im, err, sizeof err);
+	rc = dfm_image_decode(data, size, im, err, errlen);
 	free(data);
+	return rc;
+}
+
+int
+dfm_ingest_decoded(struct dfm_ingest *in, const char *path, int rc, const char *err,
+		   struct dfm_image *im, int label)
+{
 	if (rc == E2BIG && in->adapter && in->adapter->skip_oversized) {
 		dfm_note(in->run, "skipped '%s': %s", path, err);
 		return 0;
 	}
 	if (rc)
 		return dfm_ingest_fail(in, path, "%s", err);
-	rc = dfm_ingest_add(in, path, im.pix, im.h, im.w, im.c, label);
-	dfm_image_free(&im);
+	if (in->adapter && in->adapter->crop_bottom) {
+		if (im->h <= in->adapter->crop_bottom) {
+			dfm_image_free(im);
+			return dfm_ingest_fail(in, path, "image height %d leaves nothing once "
+					       "the %d-row banner is cut", im->h,
+					       in->adapter->crop_bottom);
+		}
+		im->h -= in->adapter->crop_bottom;
+	}
+	rc = dfm_ingest_add(in, path, im->pix, im->h, im->w, im->c, label);
+	dfm_image_free(im);
 	return rc;
+}
+
+int
+dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label)
+{
+	struct dfm_image im = {0};
+	char err[300];
+	int rc;
+
+	if (dfm_ingest_full(in, label))
+		return 0;
+	rc = dfm_decode_file(path, &im, err, sizeof err);
+	return dfm_ingest_decoded(in, path, rc, err, &im, label);
 }
 
 int

@@ -20,7 +20,7 @@ emoji_files(struct dfm_ingest *in)
 	for (int i = 0; i < 2 && !rc; i++) {
 		char *path = dfm_path_join(in->path, names[i]);
 
-		rc = path ? dfm_ingest_source(in, path) : dfm_ingest_fail(in, NULL, "out of memory");
+		rc = dfm_ingest_source(in, path);
 		free(path);
 	}
 	return rc;
@@ -74,24 +74,32 @@ make_classes(struct dfm_ingest *in, json_object *list)
 static int
 add_images(struct dfm_ingest *in, json_object *list)
 {
-	size_t n = json_object_array_length(list);
-	int rc = 0, label;
+	size_t n = json_object_array_length(list), m = 0;
+	char **paths = calloc(n + 1, sizeof *paths);
+	int *labels = malloc((n + 1) * sizeof *labels), rc = 0;
 
+	if (!paths || !labels)
+		rc = dfm_ingest_fail(in, NULL, "out of memory");
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_object *e = json_object_array_get_idx(list, i);
-		char *path;
 
 		if (!wanted(e))
 			continue;
-		if ((rc = dfm_ingest_class(in, field(e, "category"), &label)))
+		if ((rc = dfm_ingest_class(in, field(e, "category"), &labels[m])))
 			break;
-		if (asprintf(&path, "%s/img/google/64/%s", in->path, field(e, "image")) < 0)
-			return dfm_ingest_fail(in, NULL, "out of memory");
-		rc = dfm_ingest_image_file(in, path, label);
-		free(path);
-		if (i % 64 == 0)
-			dfm_progress(in->run, (double)i, (double)n);
+		if (asprintf(&paths[m], "%s/img/google/64/%s", in->path, field(e, "image")) < 0) {
+			paths[m] = NULL;
+			rc = dfm_ingest_fail(in, NULL, "out of memory");
+			break;
+		}
+		m++;
 	}
+	if (!rc)
+		rc = dfm_ingest_images(in, paths, labels, m);
+	for (size_t i = 0; paths && i < m; i++)
+		free(paths[i]);
+	free(paths);
+	free(labels);
 	return rc;
 }
 

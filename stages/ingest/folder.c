@@ -116,11 +116,15 @@ name_class(struct dfm_ingest *in, const char *cls, struct paths *p)
 static int
 read_class(struct dfm_ingest *in, const char *cls, struct paths *p)
 {
-	int label, rc = dfm_ingest_class(in, cls, &label);
+	int label, *labels = malloc((p->n + 1) * sizeof *labels);
+	int rc = labels ? dfm_ingest_class(in, cls, &label) :
+			  dfm_ingest_fail(in, NULL, "out of memory");
 
-	for (size_t i = 0; i < p->n && !rc && !dfm_ingest_full(in, label); i++)
-		rc = dfm_ingest_image_file(in, p->v[i], label);
-	dfm_progress(in->run, dfm_dsbuild_nclasses(in->b), 0);
+	for (size_t i = 0; i < p->n && !rc; i++)
+		labels[i] = label;
+	if (!rc)
+		rc = dfm_ingest_images(in, p->v, labels, p->n);
+	free(labels);
 	return rc;
 }
 
@@ -321,24 +325,34 @@ dfm_pairs_files(struct dfm_ingest *in, struct dfm_pairs *e)
 	return rc;
 }
 
+/* Every image is checked before any is decoded, so a missing one fails
+ * fast and names its list line. */
 int
 dfm_pairs_read(struct dfm_ingest *in, struct dfm_pairs *e)
 {
-	int rc, label;
+	char **paths;
+	int *labels, rc;
 
 	if (e->n == 0)
 		return dfm_ingest_fail(in, in->path, "lists no images");
 	if ((rc = pair_classes(in, e)))
 		return rc;
+	paths = malloc(e->n * sizeof *paths);
+	labels = malloc(e->n * sizeof *labels);
+	if (!paths || !labels)
+		rc = dfm_ingest_fail(in, NULL, "out of memory");
 	for (size_t i = 0; i < e->n && !rc; i++) {
 		if (access(e->v[i].file, R_OK) != 0)
-			return dfm_ingest_fail(in, e->v[i].list, "line %d names a missing "
-					       "image '%s'", e->v[i].line, e->v[i].file);
-		if (!(rc = dfm_ingest_class(in, e->v[i].label, &label)))
-			rc = dfm_ingest_image_file(in, e->v[i].file, label);
-		if (i % 256 == 0)
-			dfm_progress(in->run, (double)i, (double)e->n);
+			rc = dfm_ingest_fail(in, e->v[i].list, "line %d names a missing "
+					     "image '%s'", e->v[i].line, e->v[i].file);
+		else
+			rc = dfm_ingest_class(in, e->v[i].label, &labels[i]);
+		paths[i] = e->v[i].file;
 	}
+	if (!rc)
+		rc = dfm_ingest_images(in, paths, labels, e->n);
+	free(paths);
+	free(labels);
 	return rc;
 }
 

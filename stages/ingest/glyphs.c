@@ -115,10 +115,11 @@ draw(FT_Face face, int ch, int size, uint8_t *canvas)
 	memset(canvas, 255, (size_t)size * size);
 	for (unsigned r = 0; r < bm->rows; r++) {
 		int y = (size - (int)bm->rows) / 2 + (int)r;
-		int x0 = (size - (int)bm->width) / 2;
+		uint8_t *out = canvas + (size_t)y * size + (size - (int)bm->width) / 2;
+		const uint8_t *ink = bm->buffer + r * bm->pitch;
 
 		for (unsigned c = 0; c < bm->width; c++)
-			canvas[(size_t)y * size + x0 + c] = (uint8_t)(255 - bm->buffer[r * bm->pitch + c]);
+			out[c] = (uint8_t)(255 - ink[c]);
 	}
 	return 0;
 }

@@ -44,6 +44,7 @@ struct dfm_adapter {
 	int default_max_side;       /* max_side when the parameter is 0 */
 	int skip_oversized;         /* skip (with a note) images too large to
 				     * decode instead of failing */
+	int crop_bottom;            /* rows of banner to cut off each image */
 	int (*files)(struct dfm_ingest *in);
 	int (*read)(struct dfm_ingest *in);
 };
@@ -60,7 +61,8 @@ int dfm_ingest_fail(struct dfm_ingest *in, const char *file, const char *fmt, ..
 	__attribute__((format(printf, 3, 4)));
 
 /* Names a file the ingest reads (from files()); during read() it checks
- * that the file exists instead, failing with the install hint. */
+ * that the file exists instead, failing with the install hint.  A NULL
+ * path (a failed allocation) fails with "out of memory". */
 int dfm_ingest_source(struct dfm_ingest *in, const char *path);
 
 /* path joined with a relative name, in a malloc'd string the caller frees,
@@ -73,8 +75,27 @@ char *dfm_path_join(const char *dir, const char *name);
 int dfm_ingest_slurp(struct dfm_ingest *in, const char *path, size_t max,
 		     uint8_t **data, size_t *size);
 
+/* Reads a whole file, as dfm_ingest_slurp() does, with the reason for a
+ * failure in err (E2BIG past max).  Safe to call from several threads. */
+int dfm_read_file(const char *path, size_t max, uint8_t **data, size_t *size,
+		  char *err, size_t errlen);
+
+/* Reads and decodes an image file.  Safe to call from several threads. */
+int dfm_decode_file(const char *path, struct dfm_image *im, char *err, size_t errlen);
+
+/* Adds an image decoded by dfm_decode_file() (which returned rc and err)
+ * and frees it; fails naming path, or skips an oversized image where the
+ * adapter allows. */
+int dfm_ingest_decoded(struct dfm_ingest *in, const char *path, int rc, const char *err,
+		       struct dfm_image *im, int label);
+
 /* Decodes an image file and adds it with a label; fails naming the file. */
 int dfm_ingest_image_file(struct dfm_ingest *in, const char *path, int label);
+
+/* Decodes n image files on the run's threads and adds them in order, each
+ * with its label, as dfm_ingest_image_file() would one by one. */
+int dfm_ingest_images(struct dfm_ingest *in, char *const *paths, const int *labels,
+		      size_t n);
 
 /* Adds decoded pixels with a label, honouring limit (an image past the
  * limit of its class is skipped).  Fails naming file when not NULL. */
@@ -88,11 +109,13 @@ int dfm_ingest_full(struct dfm_ingest *in, int label);
 int dfm_ingest_class(struct dfm_ingest *in, const char *name, int *label);
 
 /* Sorted names of the entries of a directory (no dot entries): a malloc'd
- * array of n malloc'd strings; free with dfm_names_free().  dirs_only keeps
- * only directories, files_only only regular files. */
+ * array of n malloc'd strings; free with dfm_names_free().  want is
+ * DFM_LIST_DIRS (only folders) or DFM_LIST_FILES (only regular files). */
 int dfm_ingest_list_dir(struct dfm_ingest *in, const char *dir, int want,
 			char ***names, size_t *n);
 enum { DFM_LIST_DIRS = 1, DFM_LIST_FILES = 2 };
+
+/* Frees n names and their array. */
 void dfm_names_free(char **names, size_t n);
 
 /* Nonzero when name ends in .png, .jpg or .jpeg (any case). */
@@ -127,6 +150,7 @@ int dfm_pairs_files(struct dfm_ingest *in, struct dfm_pairs *e);
  * every image; a missing image fails naming its list file and line. */
 int dfm_pairs_read(struct dfm_ingest *in, struct dfm_pairs *e);
 
+/* Frees the pairs and empties e. */
 void dfm_pairs_free(struct dfm_pairs *e);
 
 /* Binary parsers, exposed for unit tests and fuzz targets: each adds what

@@ -86,7 +86,7 @@ svhn_files(struct dfm_ingest *in)
 	for (int part = 0; !rc && (rel = svhn_file(in, part)); part++) {
 		char *path = dfm_path_join(in->path, rel);
 
-		rc = path ? dfm_ingest_source(in, path) : dfm_ingest_fail(in, NULL, "out of memory");
+		rc = dfm_ingest_source(in, path);
 		free(path);
 	}
 	return rc;

@@ -28,7 +28,7 @@ mnist_files(struct dfm_ingest *in)
 	for (int d = 0; d < 10 && !rc; d++) {
 		char *path = digit_file(in, d);
 
-		rc = path ? dfm_ingest_source(in, path) : dfm_ingest_fail(in, NULL, "out of memory");
+		rc = dfm_ingest_source(in, path);
 		free(path);
 	}
 	return rc;

@@ -73,9 +73,9 @@ dfm_npy_parse(struct dfm_ingest *in, const char *file, const uint8_t *data, size
 		return dfm_ingest_fail(in, file, "want a C-order array of <f8 or |u1");
 	if (parse_shape(hdr, shape, ndim))
 		return dfm_ingest_fail(in, file, "bad shape in the .npy header");
-	for (int i = 0; i < *ndim; i++)
-		n *= shape[i];
 	elem = f8 ? 8 : 1;
+	for (int i = 0; i < *ndim && n > 0; i++)
+		n = shape[i] && n > (int64_t)(size / elem) / shape[i] ? -1 : n * shape[i];
 	if (n <= 0 || (size_t)n > (size - start) / elem || (size_t)n * elem != size - start)
 		return dfm_ingest_fail(in, file, "data size does not match the shape");
 	if (!(*values = malloc((size_t)n * sizeof **values)))

@@ -5,7 +5,8 @@
  *
  *   aircraft  fgvc-aircraft-2013b: data/images_variant_{trainval,test}.txt
  *             ("ID VARIANT NAME"), images data/images/ID.jpg; classes are
- *             the 100 variants
+ *             the 100 variants; the 20-row banner at the bottom of each
+ *             image is cut off
  *   indoor    MIT Indoor Scenes: TrainImages.txt, TestImages.txt
  *             ("CLASS/FILE.jpg"), images under Images/
  *   food101   food-101: meta/train.txt, meta/test.txt ("CLASS/ID"), images
@@ -315,7 +316,17 @@ voc_read(struct dfm_ingest *in)
 		.files = layout_files, .read = layout_read, \
 	};
 
-LAYOUT(aircraft, "FGVC-Aircraft 2013b (fgvc-aircraft-2013b), 100 variants")
+/* Its images end in a 20-pixel copyright banner, which its README says to
+ * remove. */
+const struct dfm_adapter dfm_adapter_aircraft = {
+	.name = "aircraft",
+	.summary = "FGVC-Aircraft 2013b (fgvc-aircraft-2013b), 100 variants",
+	.has_split = 1,
+	.crop_bottom = 20,
+	.files = layout_files,
+	.read = layout_read,
+};
+
 LAYOUT(indoor, "MIT Indoor Scenes (ISR), 67 scene classes")
 LAYOUT(food101, "Food-101 (food-101), 101 dishes")
 LAYOUT(dtd, "Describable Textures (dtd), 47 textures, split 1")

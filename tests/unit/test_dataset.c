@@ -217,6 +217,22 @@ TEST(subsample_small_class_and_short_dataset)
 	free(data);
 }
 
+/* What a kind's describe callback prints, in a malloc'd string. */
+static char *
+describe(const char *kind, const char *output, const void *data, size_t size)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (dfm_kind_find(kind)->describe(output, data, size, f))
+		fprintf(f, "describe failed\n");
+	fclose(f);
+	return text;
+}
+
 TEST(export_grid_png)
 {
 	void *data;
@@ -224,7 +240,7 @@ TEST(export_grid_png)
 	struct dfm_run *r = dfm_run_new(dfm_kind_find("export"), "grid");
 	const void *png;
 	struct dfm_image im;
-	char err[200];
+	char err[200], *text;
 	int dark = 0;
 
 	CHECK_INT(dfm_test_dataset(12, 8, 8, 1, 3, &data, &size), 0);
@@ -242,6 +258,9 @@ TEST(export_grid_png)
 			dark += im.pix[(y * im.w + x) * 3] < 100;
 	CHECK(dark > 10);
 	dfm_image_free(&im);
+	text = describe("export", "grid", png, len);
+	CHECK(text && strstr(text, "PNG grid, ") != NULL);
+	free(text);
 	dfm_run_free(r);
 	free(data);
 }

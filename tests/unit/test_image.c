@@ -194,6 +194,8 @@ TEST(png_and_jpeg_truncated_or_corrupt_rejected)
 	CHECK_INT(dfm_jpeg_decode(data, size / 2, &im, err, sizeof err), DFM_ERR_FORMAT);
 	CHECK(strstr(err, "jpeg") != NULL);
 	CHECK_INT(dfm_jpeg_decode(data, 20, &im, err, sizeof err), DFM_ERR_FORMAT);
+	data[3] ^= 0xff;                        /* the first marker after SOI */
+	CHECK_INT(dfm_jpeg_decode(data, size, &im, err, sizeof err), DFM_ERR_FORMAT);
 	free(data);
 	CHECK_INT(dfm_image_decode("GIF89a....", 10, &im, err, sizeof err), DFM_ERR_FORMAT);
 }
