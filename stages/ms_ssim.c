@@ -38,7 +38,7 @@ static const double ms_weight[MS_SCALES] = {0.0448, 0.2856, 0.3001, 0.2363, 0.13
 
 /* One SIMD vector of the cross-term kernel: one lane per partner image. */
 typedef float ms_vec __attribute__((vector_size(32)));
-typedef double ms_dvec __attribute__((vector_size(64)));
+typedef double ms_half __attribute__((vector_size(32)));
 #define MS_LANES ((int)(sizeof(ms_vec) / sizeof(float)))
 
 /* Rows of the pair triangle handed to a worker at a time: each partner
@@ -384,7 +384,7 @@ cross_means(const struct ms_geom *g, int s, const ms_vec *rows, ms_vec *exy,
 {
 	int oh = g->oh[s], ow = g->ow[s], last = s == g->nscales - 1;
 	float c1 = (float)g->c1, c2 = (float)g->c2;
-	ms_dvec total = {0};
+	ms_half lo = {0}, hi = {0};
 
 	for (int a = 0; a < oh; a++) {
 		ms_vec sum = {0};
@@ -403,10 +403,15 @@ cross_means(const struct ms_geom *g, int s, const ms_vec *rows, ms_vec *exy,
 			}
 			sum += cs;
 		}
-		total += __builtin_convertvector(sum, ms_dvec);
+		lo += __builtin_convertvector(__builtin_shufflevector(sum, sum, 0, 1, 2, 3),
+					      ms_half);
+		hi += __builtin_convertvector(__builtin_shufflevector(sum, sum, 4, 5, 6, 7),
+					      ms_half);
 	}
-	for (int l = 0; l < MS_LANES; l++)
-		out[l] = total[l] / (oh * ow);
+	for (int l = 0; l < MS_LANES / 2; l++) {
+		out[l] = lo[l] / (oh * ow);
+		out[l + MS_LANES / 2] = hi[l] / (oh * ow);
+	}
 }
 
 /* MS-SSIM of image x (compact) with each of the MS_LANES images of a lane
