@@ -459,7 +459,7 @@ pair_block(const struct ms_geom *g, const float *x, const float *group, ms_vec *
 struct ms_data {
 	struct dfm_st *st;
 	const uint8_t *images;
-	const int32_t *labels;          /* NULL when the artifact has none */
+	const int32_t *labels;          /* read only for within-classes */
 	int64_t n;
 	int h, w, c;
 	const char *input;
@@ -494,14 +494,15 @@ read_dataset(struct dfm_run *r, int need_labels, struct ms_data *d)
 	d->h = (int)t->shape[1];
 	d->w = (int)t->shape[2];
 	d->c = (int)t->shape[3];
-	lab = dfm_st_get(d->st, "labels");
-	if (lab && (lab->dtype != DFM_I32 || lab->ndim != 1 || lab->shape[0] != d->n))
-		return dfm_fail(r, "input '%s': 'labels' must be I32 [%lld]", d->input,
-				(long long)d->n);
-	d->labels = lab ? lab->data : NULL;
-	if (need_labels && !d->labels)
+	if (!need_labels)
+		return 0;
+	if (!(lab = dfm_st_get(d->st, "labels")))
 		return dfm_fail(r, "input '%s' has no 'labels', which 'within-classes' needs",
 				d->input);
+	if (lab->dtype != DFM_I32 || lab->ndim != 1 || lab->shape[0] != d->n)
+		return dfm_fail(r, "input '%s': 'labels' must be I32 [%lld]", d->input,
+				(long long)d->n);
+	d->labels = lab->data;
 	return 0;
 }
 
