@@ -38,7 +38,7 @@ static const double ms_weight[MS_SCALES] = {0.0448, 0.2856, 0.3001, 0.2363, 0.13
 
 /* One SIMD vector of the cross-term kernel: one lane per partner image. */
 typedef float ms_vec __attribute__((vector_size(32)));
-typedef double ms_dvec __attribute__((vector_size(64)));
+typedef double ms_half __attribute__((vector_size(32)));
 #define MS_LANES ((int)(sizeof(ms_vec) / sizeof(float)))
 
 /* Rows of the pair triangle handed to a worker at a time: each partner
@@ -384,7 +384,7 @@ cross_means(const struct ms_geom *g, int s, const ms_vec *rows, ms_vec *exy,
 {
 	int oh = g->oh[s], ow = g->ow[s], last = s == g->nscales - 1;
 	float c1 = (float)g->c1, c2 = (float)g->c2;
-	ms_dvec total = {0};
+	ms_half lo = {0}, hi = {0};
 
 	for (int a = 0; a < oh; a++) {
 		ms_vec sum = {0};
@@ -403,10 +403,15 @@ cross_means(const struct ms_geom *g, int s, const ms_vec *rows, ms_vec *exy,
 			}
 			sum += cs;
 		}
-		total += __builtin_convertvector(sum, ms_dvec);
+		lo += __builtin_convertvector(__builtin_shufflevector(sum, sum, 0, 1, 2, 3),
+					      ms_half);
+		hi += __builtin_convertvector(__builtin_shufflevector(sum, sum, 4, 5, 6, 7),
+					      ms_half);
 	}
-	for (int l = 0; l < MS_LANES; l++)
-		out[l] = total[l] / (oh * ow);
+	for (int l = 0; l < MS_LANES / 2; l++) {
+		out[l] = lo[l] / (oh * ow);
+		out[l + MS_LANES / 2] = hi[l] / (oh * ow);
+	}
 }
 
 /* MS-SSIM of image x (compact) with each of the MS_LANES images of a lane
@@ -454,7 +459,7 @@ pair_block(const struct ms_geom *g, const float *x, const float *group, ms_vec *
 struct ms_data {
 	struct dfm_st *st;
 	const uint8_t *images;
-	const int32_t *labels;          /* NULL when the artifact has none */
+	const int32_t *labels;          /* read only for within-classes */
 	int64_t n;
 	int h, w, c;
 	const char *input;
@@ -489,14 +494,15 @@ read_dataset(struct dfm_run *r, int need_labels, struct ms_data *d)
 	d->h = (int)t->shape[1];
 	d->w = (int)t->shape[2];
 	d->c = (int)t->shape[3];
-	lab = dfm_st_get(d->st, "labels");
-	if (lab && (lab->dtype != DFM_I32 || lab->ndim != 1 || lab->shape[0] != d->n))
-		return dfm_fail(r, "input '%s': 'labels' must be I32 [%lld]", d->input,
-				(long long)d->n);
-	d->labels = lab ? lab->data : NULL;
-	if (need_labels && !d->labels)
+	if (!need_labels)
+		return 0;
+	if (!(lab = dfm_st_get(d->st, "labels")))
 		return dfm_fail(r, "input '%s' has no 'labels', which 'within-classes' needs",
 				d->input);
+	if (lab->dtype != DFM_I32 || lab->ndim != 1 || lab->shape[0] != d->n)
+		return dfm_fail(r, "input '%s': 'labels' must be I32 [%lld]", d->input,
+				(long long)d->n);
+	d->labels = lab->data;
 	return 0;
 }
 
