@@ -85,9 +85,9 @@ check_input(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *l
 	return 0;
 }
 
-/* Per-sample sums of (x - center)^power for power 1 or 2 into part[n][c]. */
+/* Per-sample sums of x (center NULL) or of (x - center)^2 into part[n][c]. */
 static void
-sample_sums(const struct dfm_nn_tensor *x, const float *center, int power, double *part)
+sample_sums(const struct dfm_nn_tensor *x, const float *center, double *part)
 {
 	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
 
@@ -97,12 +97,22 @@ sample_sums(const struct dfm_nn_tensor *x, const float *center, int power, doubl
 		const float *xi = x->data + i * hw * c;
 
 		memset(s, 0, (size_t)c * sizeof *s);
-		for (int64_t p = 0; p < hw; p++)
-			for (int64_t ch = 0; ch < c; ch++) {
-				double d = xi[p * c + ch] - (center ? center[ch] : 0);
+		for (int64_t p = 0; p < hw; p++) {
+			const float *xr = xi + p * c;
 
-				s[ch] += power == 1 ? d : d * d;
+			if (!center) {
+#pragma omp simd
+				for (int64_t ch = 0; ch < c; ch++)
+					s[ch] += xr[ch];
+				continue;
 			}
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++) {
+				double d = (double)xr[ch] - center[ch];
+
+				s[ch] += d * d;
+			}
+		}
 	}
 }
 
@@ -112,7 +122,7 @@ batch_stats(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x)
 	int64_t n = x->dims[0], c = b->c;
 	double count = (double)n * (double)(x->dims[2] * x->dims[3]);
 
-	sample_sums(x, NULL, 1, b->part);
+	sample_sums(x, NULL, b->part);
 	for (int64_t ch = 0; ch < c; ch++) {
 		double s = 0;
 
@@ -120,7 +130,7 @@ batch_stats(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x)
 			s += b->part[i * c + ch];
 		b->mean[ch] = (float)(s / count);
 	}
-	sample_sums(x, b->mean, 2, b->part);
+	sample_sums(x, b->mean, b->part);
 	for (int64_t ch = 0; ch < c; ch++) {
 		double s = 0, var;
 

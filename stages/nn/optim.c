@@ -34,7 +34,8 @@ adam_param(const struct dfm_nn_adam *a, struct dfm_nn_param *p, float lr, double
 	float step_size = (float)(lr / bc1), sqrt_bc2 = (float)sqrt(bc2);
 	size_t n = p->count;
 
-#pragma omp parallel for schedule(static)
+	/* A parallel region costs more than it saves on small tensors. */
+#pragma omp parallel for schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++) {
 		float g = p->grad[i] + wd * p->data[i];
 		float denom;
