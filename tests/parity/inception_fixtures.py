@@ -13,7 +13,9 @@ stored: every weight is a pure function of its tensor's name and index
 (weight_values below), which tests/unit/test_features_inception.c computes
 the same way, so only images and outputs go into the fixtures.
 
-With "bench N BATCH SIZE VARIANT" it instead prints the median images/s of
+With "state PATH" it instead saves the random FID-variant state dict as a
+.pth file (for the converter's end-to-end test); with
+"bench N BATCH SIZE VARIANT" it prints the median images/s of
 N timed forward passes of BATCH images of SIZE x SIZE (tests/bench)."""
 import json
 import math
@@ -311,7 +313,9 @@ def bench(runs, batch, size, variant):
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+    if len(sys.argv) > 1 and sys.argv[1] == "state":
+        torch.save(make_model("fid")[0].state_dict(), sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "bench":
         torch.set_num_threads(int(os.environ.get("THREADS", "1")))
         bench(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
