@@ -9,6 +9,7 @@
 	X(dfm_kind_resize) \
 	X(dfm_kind_subsample) \
 	X(dfm_kind_export) \
+	X(dfm_kind_features) \
 	X(dfm_kind_fid) \
 	X(dfm_kind_inception_score) \
 	X(dfm_kind_ms_ssim) \

@@ -49,3 +49,11 @@ if [ -n "$need" ]; then
 	echo "deps: npm install$need"
 	(cd "$top/.data" && npm install --no-audit --no-fund --silent $need)
 fi
+
+# The offline feature network: nsfwjs' Inception-v3 as a weights file of
+# stages/nn/inception.h (about 90 MB), converted once.
+weights="$top/.data/inception-nsfwjs.safetensors"
+if [ ! -f "$weights" ]; then
+	echo "deps: converting the nsfwjs Inception-v3 weights"
+	node "$top/stages/nn/convert_nsfwjs.js" "$top/.data/node_modules" "$weights"
+fi

@@ -18,7 +18,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import inception_torch  # noqa: E402
 import resnet_torch  # noqa: E402
 import sngan_torch  # noqa: E402
 
@@ -292,42 +291,6 @@ def resnet(name, imagenet, n, hw):
     save(name, out)
 
 
-def fnv1a(name):
-    h = 0xcbf29ce484222325
-    for ch in name.encode():
-        h = ((h ^ ch) * 0x100000001b3) % (1 << 64)
-    return h
-
-
-def formula_fill(name, t):
-    """Deterministic weights both sides can compute (the C test repeats
-    this formula), so that the fixture needs no weights: a sine with a
-    phase from the name's FNV-1a hash."""
-    n = t.numel()
-    phase = (fnv1a(name) % 1000) / 100.0
-    s = torch.sin(torch.arange(n, dtype=torch.float64) * 1.7 + phase)
-    if name.endswith("conv.weight"):
-        v = s * 2.0 / (t[0].numel() ** 0.5)
-    elif name.endswith("running_var"):
-        v = 1.0 + 0.5 * s.abs()
-    elif name.endswith("bn.weight"):
-        v = 1.0 + 0.2 * s
-    else:
-        v = 0.1 * s
-    t.copy_(v.reshape(t.shape).to(torch.float32))
-
-
-def inception():
-    """The FID Inception forward at channels / 16 on two 75x75 images."""
-    m = inception_torch.FIDInception(16).eval()
-    with torch.no_grad():
-        for k, v in m.state_dict().items():
-            if not k.endswith("num_batches_tracked"):
-                formula_fill(k, v)
-        x = torch.rand(2, 3, 75, 75) * 2 - 1
-        save("inception", {"x": x, "features": m(x)})
-
-
 def main():
     torch.set_num_threads(1)
     torch.manual_seed(20200207)
@@ -348,7 +311,6 @@ def main():
     sngan_step()
     resnet("resnet_cifar", False, 2, 32)
     resnet("resnet_imagenet", True, 1, 64)
-    inception()
 
 
 if __name__ == "__main__":
