@@ -266,8 +266,9 @@ fid_compute(struct dfm_run *r, const struct dfm_matrix *a, const struct dfm_matr
 	dfm_progress(r, 1, 2);
 	fid = mean_distance(&sa, &sb) + sa.trace + sb.trace;
 	if ((rc = sqrt_trace(&sa, &sb, &t))) {
-		dfm_fail(r, "LAPACK failed on the %lld x %lld covariances",
-			 (long long)a->cols, (long long)a->cols);
+		if (rc != DFM_ERR_NOMEM)
+			rc = dfm_fail(r, "LAPACK failed on the %lld x %lld covariances",
+				      (long long)a->cols, (long long)a->cols);
 		goto out;
 	}
 	fid -= 2 * t.value;
