@@ -54,8 +54,8 @@ static const char usage[] =
 "  -V, --version      print the version\n"
 "  -h, --help         print this help\n"
 "\n"
-"Files: the lock file dfmake.lock is written beside the rules file after\n"
-"every build.  See docs/guide.md.\n";
+"Files: after every build, the lock file is written beside the rules file\n"
+"and named after it (dfmake.yaml gives dfmake.lock).  See docs/guide.md.\n";
 
 static const struct option longopts[] = {
 	{"file", required_argument, NULL, 'f'},
@@ -198,6 +198,25 @@ open_store(struct dfm_ctx *c)
 	return rc;
 }
 
+/* The lock file is named after the rules file: dfmake.yaml gives
+ * dfmake.lock, paper.yaml gives paper.lock; the built-in rules give
+ * dfmake.lock in the current directory. */
+static char *
+lock_path_for(const struct dfm_ctx *c)
+{
+	const char *path = c->embedded ? "dfmake.yaml" : c->rules_path;
+	const char *base = strrchr(path, '/'), *dot;
+	char *lock = NULL;
+	int stem;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	stem = dot && dot != base ? (int)(dot - path) : (int)strlen(path);
+	if (asprintf(&lock, "%.*s.lock", stem, path) < 0)
+		return NULL;
+	return lock;
+}
+
 int
 dfm_ctx_open(struct dfm_ctx *c)
 {
@@ -209,7 +228,7 @@ dfm_ctx_open(struct dfm_ctx *c)
 		return DFM_ERR_NOMEM;
 	if ((rc = dfm_graph_build(c->rules, &c->g)))
 		return rc;
-	if (asprintf(&c->lock_path, "%s/dfmake.lock", c->rules_dir) < 0)
+	if (!(c->lock_path = lock_path_for(c)))
 		return DFM_ERR_NOMEM;
 	if ((rc = dfm_lock_read(c->lock_path, &c->prev)))
 		return rc;

@@ -88,7 +88,7 @@ assert a == b"
 mkdir -p sub && cp dfmake.yaml sub/other.yaml
 check "-C DIR -f FILE" $D -C sub -f other.yaml tables
 check "the cache is made beside the rules" test -f sub/.dfmake/data.mdb
-check "the lock is written beside the rules" test -f sub/dfmake.lock
+check "the lock is written beside the rules, named after them" test -f sub/other.lock
 check "DFMAKE_CACHE names the cache" env DFMAKE_CACHE="$T/shared-cache" $D -C sub -f other.yaml tables
 check_grep "a new cache starts empty" '^dfmake: 7 ran' .out
 check "--cache names the cache" $D --cache "$T/shared-cache" tables

@@ -81,6 +81,18 @@ check "the current build is still cached" $D everything
 check_grep "nothing ran after gc" '^dfmake: 0 ran, 4 cached, 0 failed$' .out
 check "audit after gc" $D audit
 
+cat > big.yaml <<'R'
+stages:
+  big:
+    kind: echo
+    params:
+      text: big
+      size: 20000000
+R
+check "a cache that starts at 1 MiB grows for a 20 MB artifact" \
+	env DFMAKE_MAPSIZE=1048576 $D -f big.yaml --cache small-cache
+check "and reads it back intact" env DFMAKE_MAPSIZE=1048576 $D -f big.yaml --cache small-cache audit
+
 check_fails "a cache on a network filesystem is refused" env DFMAKE_FAKE_FSTYPE=nfs $D --cache nfs-cache
 check_grep "with a reason" "cannot open the cache 'nfs-cache': it is on a network filesystem" .out
 
