@@ -54,7 +54,8 @@ for procs in 2 4; do
 	check_eq "$procs processes: the summaries add up to 21 runs" $ran 21
 	check "$procs processes: every process printed the table" \
 		sh -c "for p in \$(seq $procs); do grep -q '^| b\[i=9\].out | b9 |' out.\$p || exit 1; done"
-	check_grep "$procs processes: waiting is reported" 'being built by pid [0-9]+ on ' err.2
+	cat err.* > err.all
+	check_grep "$procs processes: waiting is reported" 'being built by pid [0-9]+ on ' err.all
 done
 
 # A claim left by a killed process is taken over.
