@@ -64,7 +64,7 @@ stages:
 R
 $D -j2 > int.txt 2>&1 &
 pid=$!
-sleep 0.7
+sleep 1.5
 kill -INT $pid
 wait $pid
 check_eq "an interrupted build exits non-zero" "$?" 1
