@@ -61,7 +61,7 @@ check "a second build" $D -C p
 check_grep "runs nothing" '^dfmake: 0 ran, 6 cached, 0 failed$' .out
 printf ' ' >> "$T/fid.safetensors"
 check "changed weights" $D -C p -n
-check_grep "rerun the features that read them" 'feats_fid' .out
+check_grep "rerun the features that read them" '^feats_fid: source files changed' .out
 rm "$T/fid.safetensors"
 check_fails "missing weights" $D -C p
 check_grep "are reported with the path" "fid.safetensors" .out
