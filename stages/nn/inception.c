@@ -183,6 +183,8 @@ act_release(struct dfm_inception *net, const struct act *a)
 		net->bufs[a->buf].busy = false;
 }
 
+/* The F32 weight tensor name with this shape, or NULL with *err set (left
+ * 0 for a missing optional tensor). */
 static const float *
 tensor_f32(const struct dfm_inception *net, const char *name, int ndim, const int64_t *shape,
 	   bool optional, int *err)
@@ -306,6 +308,7 @@ conv_constants(struct dfm_inception *net, const char *name, const struct conv_sh
 	dnnl_memory_t user = NULL;
 	const float *src;
 	float *w = NULL, *b = NULL;
+	void *bias;
 	char key[128];
 	int err;
 
@@ -333,9 +336,9 @@ conv_constants(struct dfm_inception *net, const char *name, const struct conv_sh
 		err = new_memory(net, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
 				 DNNL_MEMORY_ALLOCATE, bmem);
 	if (!err)
-		err = dfm_nn_check(dnnl_memory_get_data_handle(*bmem, (void **)&src), "bias");
+		err = dfm_nn_check(dnnl_memory_get_data_handle(*bmem, &bias), "bias");
 	if (!err)
-		memcpy((void *)src, b, (size_t)cs->cout * sizeof *b);
+		memcpy(bias, b, (size_t)cs->cout * sizeof *b);
 out:
 	if (err == DFM_ERR_NOMEM)
 		dfm_nn_fail(err, "no memory for the weights of '%s'", name);
