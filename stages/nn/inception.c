@@ -270,7 +270,7 @@ fold_bn(const struct dfm_inception *net, const char *name, int cout, int64_t per
 	float *bias)
 {
 	int64_t shape[1] = {cout};
-	const float *gamma, *beta, *mean, *var;
+	const float *gamma, *beta = NULL, *mean = NULL, *var = NULL;
 	char key[128];
 	int err;
 

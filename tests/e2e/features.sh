@@ -59,6 +59,9 @@ assert r['network'] == '$NSFWJS', r
 assert abs(r['fid']) < 1e-6, r"
 check "a second build" $D -C p
 check_grep "runs nothing" '^dfmake: 0 ran, 6 cached, 0 failed$' .out
+check "features on 2 threads" $D -C p --threads 2 --cache "$T/c2" feats_fid
+check "export" $D -C p --cache "$T/c2" export feats_fid.features "$T/f2.safetensors"
+check "are the same bytes as on 1 thread" cmp "$T/f.safetensors" "$T/f2.safetensors"
 printf ' ' >> "$T/fid.safetensors"
 check "changed weights" $D -C p -n
 check_grep "rerun the features that read them" '^feats_fid: source files changed' .out
