@@ -39,7 +39,7 @@ stages:
     inputs: {a: feats_default.features, b: feats_default.features}
 default: [is_fid, fid_self]
 YAML
-check "the pipeline builds" $D -C p -j2
+check "the pipeline builds (1 thread per stage)" $D -C p -j2 --threads 1
 check "the features export" $D -C p export feats_fid.features "$T/f.safetensors"
 check "they hold 20 rows of 2048 features and 1008 logits, with the labels" $PY -c "
 import json, struct
