@@ -40,6 +40,9 @@ stages:
 default: [is_fid, fid_self]
 YAML
 check "the pipeline builds (1 thread per stage)" $D -C p -j2 --threads 1
+check "show describes the default features" $D -C p show feats_default
+check_grep "with their count and network label" "^network: $NSFWJS$" .out
+check_grep "and their size" '^20 images: 2048 features, 5 logits each$' .out
 check "the features export" $D -C p export feats_fid.features "$T/f.safetensors"
 check "they hold 20 rows of 2048 features and 1008 logits, with the labels" $PY -c "
 import json, struct
