@@ -216,3 +216,56 @@ TEST(features_kind_bad_inputs)
 	free(data);
 	incep_fixture_close(&f);
 }
+
+/* A grey dataset of n images of 32 x 32 (c = 1) or the same repeated into
+ * three channels (c = 3), from channel 0 of the fixture's images. */
+static void *
+grey_dataset(const struct incep_fixture *f, int c, size_t *size)
+{
+	const struct dfm_tensor *img = dfm_st_get(f->st, "images");
+	char a[] = "a", *names[] = {a};
+	uint8_t pix[2 * 32 * 32 * 3];
+	int32_t lab[2] = {0, 0};
+	struct dfm_dataset ds;
+	void *out = NULL;
+
+	if (!img)
+		return NULL;
+	for (int i = 0; i < 2 * 32 * 32; i++)
+		for (int k = 0; k < c; k++)
+			pix[i * c + k] = ((const uint8_t *)img->data)[i * 3];
+	ds = (struct dfm_dataset){.n = 2, .h = 32, .w = 32, .c = c, .images = pix,
+		.labels = lab, .nclasses = 1, .classes = names, .source = "test"};
+	return dfm_dataset_write(&ds, &out, size) ? NULL : out;
+}
+
+TEST(features_kind_grey_is_repeated_rgb)
+{
+	struct incep_fixture f;
+	const char *params[4] = {NULL, "size=75", "batch=2", NULL};
+	struct dfm_run *r1 = NULL, *r3 = NULL;
+	const void *o1 = NULL, *o3 = NULL;
+	void *d1, *d3;
+	size_t s1, s3, n1 = 0, n3 = 0;
+	int rc1 = -1, rc3 = -1;
+
+	if (incep_fixture_open(&f, "keras"))
+		return;
+	CHECK((params[0] = weights_param(&f)) != NULL);
+	CHECK((d1 = grey_dataset(&f, 1, &s1)) != NULL);
+	CHECK((d3 = grey_dataset(&f, 3, &s3)) != NULL);
+	if (params[0] && d1 && d3) {
+		r1 = run_features(d1, s1, params, &rc1);
+		r3 = run_features(d3, s3, params, &rc3);
+		o1 = dfm_run_output(r1, "features", &n1);
+		o3 = dfm_run_output(r3, "features", &n3);
+	}
+	CHECK_INT(rc1, 0);
+	CHECK_INT(rc3, 0);
+	CHECK(o1 && o3 && n1 == n3 && memcmp(o1, o3, n1) == 0);
+	dfm_run_free(r1);
+	dfm_run_free(r3);
+	free(d1);
+	free(d3);
+	incep_fixture_close(&f);
+}
