@@ -324,6 +324,35 @@ out:
 	return rc;
 }
 
+/* "dfmake show": sizes, the network label and the input convention. */
+static int
+features_describe(const char *output, const void *data, size_t size, void *file)
+{
+	const struct dfm_tensor *feat, *logit;
+	const char *network, *input_size;
+	struct dfm_st *st;
+
+	(void)output;
+	if (dfm_st_open(data, size, &st, NULL, 0) != 0)
+		return DFM_ERR_FORMAT;
+	feat = dfm_st_get(st, "features");
+	logit = dfm_st_get(st, "logits");
+	network = dfm_st_meta_get(st, "network");
+	input_size = dfm_st_meta_get(st, "input_size");
+	if (!feat || feat->ndim != 2 || !logit || logit->ndim != 2) {
+		dfm_st_close(st);
+		return DFM_ERR_FORMAT;
+	}
+	fprintf(file, "%lld images: %lld features, %lld logits each\n",
+		(long long)feat->shape[0], (long long)feat->shape[1], (long long)logit->shape[1]);
+	fprintf(file, "network: %s\n", network ? network : "(unlabelled)");
+	fprintf(file, "input: %s x %s, %s\n", input_size ? input_size : "?",
+		input_size ? input_size : "?", dfm_st_meta_get(st, "resize") ?
+		dfm_st_meta_get(st, "resize") : "unknown resize");
+	dfm_st_close(st);
+	return 0;
+}
+
 const struct dfm_kind dfm_kind_features = {
 	.name = "features",
 	.version = 1,
@@ -333,4 +362,5 @@ const struct dfm_kind dfm_kind_features = {
 	.outputs = outputs,
 	.run = features_run,
 	.sources = features_sources,
+	.describe = features_describe,
 };

@@ -183,6 +183,8 @@ act_release(struct dfm_inception *net, const struct act *a)
 		net->bufs[a->buf].busy = false;
 }
 
+/* The F32 weight tensor name with this shape, or NULL with *err set (left
+ * 0 for a missing optional tensor). */
 static const float *
 tensor_f32(const struct dfm_inception *net, const char *name, int ndim, const int64_t *shape,
 	   bool optional, int *err)
@@ -268,7 +270,7 @@ fold_bn(const struct dfm_inception *net, const char *name, int cout, int64_t per
 	float *bias)
 {
 	int64_t shape[1] = {cout};
-	const float *gamma, *beta, *mean, *var;
+	const float *gamma, *beta = NULL, *mean = NULL, *var = NULL;
 	char key[128];
 	int err;
 
@@ -306,6 +308,7 @@ conv_constants(struct dfm_inception *net, const char *name, const struct conv_sh
 	dnnl_memory_t user = NULL;
 	const float *src;
 	float *w = NULL, *b = NULL;
+	void *bias;
 	char key[128];
 	int err;
 
@@ -333,9 +336,9 @@ conv_constants(struct dfm_inception *net, const char *name, const struct conv_sh
 		err = new_memory(net, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
 				 DNNL_MEMORY_ALLOCATE, bmem);
 	if (!err)
-		err = dfm_nn_check(dnnl_memory_get_data_handle(*bmem, (void **)&src), "bias");
+		err = dfm_nn_check(dnnl_memory_get_data_handle(*bmem, &bias), "bias");
 	if (!err)
-		memcpy((void *)src, b, (size_t)cs->cout * sizeof *b);
+		memcpy(bias, b, (size_t)cs->cout * sizeof *b);
 out:
 	if (err == DFM_ERR_NOMEM)
 		dfm_nn_fail(err, "no memory for the weights of '%s'", name);
@@ -436,8 +439,12 @@ conv(struct dfm_inception *net, const char *name, const struct act *in,
 	mems[3] = out->mem;
 	err = add_step(net, prim, 4, kinds, mems);
 out:
-	if (err)
-		dfm_nn_fail(err, "Inception layer '%s': %s", name, dfm_nn_errmsg());
+	if (err) {
+		char why[200];
+
+		snprintf(why, sizeof why, "%s", dfm_nn_errmsg());
+		dfm_nn_fail(err, "Inception layer '%s': %s", name, why);
+	}
 	act_release(net, &moved);
 	if (pd)
 		dnnl_primitive_desc_destroy(pd);
@@ -838,44 +845,56 @@ out:
 	return err;
 }
 
-/* Finds the head: "fc" alone, or "fc1", "fc2", ... in order. */
+/* One linear layer of the head, prefix.weight [out, in] and prefix.bias. */
+static int
+head_layer(struct dfm_inception *net, const char *prefix, int in)
+{
+	const struct dfm_tensor *t;
+	struct linear *l = &net->head[net->nhead];
+	int64_t bshape[1];
+	char key[32];
+	int err;
+
+	snprintf(key, sizeof key, "%s.weight", prefix);
+	t = dfm_st_get(net->st, key);
+	if (!t || t->ndim != 2 || t->shape[1] != in || t->shape[0] < 1)
+		return dfm_nn_fail(DFM_ERR_FORMAT, "weights: '%s' is not a classifier layer "
+				   "of %d inputs", key, in);
+	l->in = in;
+	l->out = (int)t->shape[0];
+	if (!(l->w = tensor_f32(net, key, 2, t->shape, false, &err)))
+		return err;
+	bshape[0] = l->out;
+	snprintf(key, sizeof key, "%s.bias", prefix);
+	if (!(l->b = tensor_f32(net, key, 1, bshape, false, &err)))
+		return err;
+	if (l->out > net->hwidth)
+		net->hwidth = l->out;
+	net->nhead++;
+	return 0;
+}
+
+/* The head: "fc" alone, or "fc1", "fc2", ... for as long as they go on. */
 static int
 head_load(struct dfm_inception *net)
 {
-	const struct dfm_tensor *t;
-	char key[32];
-	int in = DFM_INCEPTION_FEATURES, err;
+	char prefix[16], key[32];
+	int err;
 
+	if (dfm_st_get(net->st, "fc.weight"))
+		return head_layer(net, "fc", DFM_INCEPTION_FEATURES);
 	for (int i = 0; i < MAX_HEAD; i++) {
-		struct linear *l = &net->head[i];
-		int64_t bshape[1];
-
-		if (i == 0 && dfm_st_get(net->st, "fc.weight"))
-			snprintf(key, sizeof key, "fc");
-		else if (i > 0 && !strcmp(key, "fc"))
+		snprintf(prefix, sizeof prefix, "fc%d", i + 1);
+		snprintf(key, sizeof key, "%s.weight", prefix);
+		if (!dfm_st_get(net->st, key))
 			break;
-		else
-			snprintf(key, sizeof key, "fc%d", i + 1);
-		snprintf(key + strlen(key), sizeof key - strlen(key), ".weight");
-		if (!(t = dfm_st_get(net->st, key)) && i > 0)
-			break;
-		if (!t || t->ndim != 2 || t->shape[1] != in || t->shape[0] < 1)
-			return dfm_nn_fail(DFM_ERR_FORMAT, "weights: no classifier '%s' of %d "
-					   "inputs", key, in);
-		l->in = in;
-		l->out = (int)t->shape[0];
-		if (!(l->w = tensor_f32(net, key, 2, t->shape, false, &err)))
+		err = head_layer(net, prefix, i ? net->head[i - 1].out : DFM_INCEPTION_FEATURES);
+		if (err)
 			return err;
-		bshape[0] = l->out;
-		strcpy(key + strlen(key) - strlen("weight"), "bias");
-		if (!(l->b = tensor_f32(net, key, 1, bshape, false, &err)))
-			return err;
-		*strrchr(key, '.') = 0;
-		in = l->out;
-		net->nhead = i + 1;
-		if (l->out > net->hwidth)
-			net->hwidth = l->out;
 	}
+	if (!net->nhead)
+		return dfm_nn_fail(DFM_ERR_FORMAT, "weights: no classifier ('fc.weight' or "
+				   "'fc1.weight')");
 	return 0;
 }
 

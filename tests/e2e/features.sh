@@ -39,7 +39,10 @@ stages:
     inputs: {a: feats_default.features, b: feats_default.features}
 default: [is_fid, fid_self]
 YAML
-check "the pipeline builds" $D -C p -j2
+check "the pipeline builds (1 thread per stage)" $D -C p -j2 --threads 1
+check "show describes the default features" $D -C p show feats_default
+check_grep "with their count and network label" "^network: $NSFWJS$" .out
+check_grep "and their size" '^20 images: 2048 features, 5 logits each$' .out
 check "the features export" $D -C p export feats_fid.features "$T/f.safetensors"
 check "they hold 20 rows of 2048 features and 1008 logits, with the labels" $PY -c "
 import json, struct
@@ -59,9 +62,12 @@ assert r['network'] == '$NSFWJS', r
 assert abs(r['fid']) < 1e-6, r"
 check "a second build" $D -C p
 check_grep "runs nothing" '^dfmake: 0 ran, 6 cached, 0 failed$' .out
+check "features on 2 threads" $D -C p --threads 2 --cache "$T/c2" feats_fid
+check "export" $D -C p --cache "$T/c2" export feats_fid.features "$T/f2.safetensors"
+check "are the same bytes as on 1 thread" cmp "$T/f.safetensors" "$T/f2.safetensors"
 printf ' ' >> "$T/fid.safetensors"
 check "changed weights" $D -C p -n
-check_grep "rerun the features that read them" 'feats_fid' .out
+check_grep "rerun the features that read them" '^feats_fid: source files changed' .out
 rm "$T/fid.safetensors"
 check_fails "missing weights" $D -C p
 check_grep "are reported with the path" "fid.safetensors" .out

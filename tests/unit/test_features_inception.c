@@ -82,3 +82,53 @@ TEST(features_inception_keras_parity)
 {
 	parity_case("keras", DFM_INCEPTION_KERAS, 5);
 }
+
+/* Opens bytes as weights and tries to build a network; returns its error. */
+static int
+try_weights(void *buf, size_t size)
+{
+	struct dfm_nn_ctx ctx;
+	struct dfm_inception *net = NULL;
+	struct dfm_st *st = NULL;
+	char err[200];
+	int rc = -1;
+
+	if (dfm_st_open(buf, size, &st, err, sizeof err) == 0 && dfm_nn_ctx_init(&ctx, 1) == 0) {
+		rc = dfm_inception_new(&ctx, DFM_INCEPTION_FID, st, &net);
+		dfm_inception_free(net);
+		dfm_nn_ctx_free(&ctx);
+	}
+	dfm_st_close(st);
+	return rc;
+}
+
+TEST(features_inception_incomplete_weights)
+{
+	static float w[10 * 2048], b[10];
+	int64_t wshape[2] = {10, 2048}, bshape[1] = {10}, bad[2] = {10, 100};
+	struct dfm_st_writer *wr;
+	void *buf;
+	size_t size;
+
+	CHECK((wr = dfm_st_writer_new()) != NULL);
+	CHECK_INT(dfm_st_writer_finish(wr, &buf, &size), 0);
+	CHECK(try_weights(buf, size) != 0);
+	CHECK(strstr(dfm_nn_errmsg(), "no classifier") != NULL);
+	free(buf);
+
+	CHECK((wr = dfm_st_writer_new()) != NULL);
+	CHECK_INT(dfm_st_add(wr, "fc.weight", DFM_F32, 2, bad, w), 0);
+	CHECK_INT(dfm_st_add(wr, "fc.bias", DFM_F32, 1, bshape, b), 0);
+	CHECK_INT(dfm_st_writer_finish(wr, &buf, &size), 0);
+	CHECK(try_weights(buf, size) != 0);
+	CHECK(strstr(dfm_nn_errmsg(), "'fc.weight' is not a classifier layer of 2048 inputs"));
+	free(buf);
+
+	CHECK((wr = dfm_st_writer_new()) != NULL);
+	CHECK_INT(dfm_st_add(wr, "fc.weight", DFM_F32, 2, wshape, w), 0);
+	CHECK_INT(dfm_st_add(wr, "fc.bias", DFM_F32, 1, bshape, b), 0);
+	CHECK_INT(dfm_st_writer_finish(wr, &buf, &size), 0);
+	CHECK(try_weights(buf, size) != 0);
+	CHECK(strstr(dfm_nn_errmsg(), "no tensor 'Conv2d_1a_3x3.conv.weight'") != NULL);
+	free(buf);
+}

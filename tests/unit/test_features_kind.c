@@ -164,27 +164,39 @@ expect_failure(const void *data, size_t size, const char **params, const char *w
 	dfm_run_free(r);
 }
 
+/* Bad datasets are refused before the weights are read, so these runs name
+ * weights that do not exist. */
 TEST(features_kind_bad_inputs)
 {
 	struct incep_fixture f;
-	const char *params[3] = {NULL, "size=75", NULL};
-	const char *missing[3] = {"weights=/nonexistent/w.safetensors", NULL, NULL};
+	const char *params[3] = {"weights=/nonexistent/w.safetensors", "size=75", NULL};
 	struct dfm_st_writer *wr;
 	float pixels[2 * 4 * 4 * 3] = {0};
 	int64_t shape[4] = {2, 4, 4, 3};
+	char a[] = "a", *names[] = {a}, nv[600];
+	const char *novariant[2] = {nv, NULL};
+	uint8_t pix[1];
+	int32_t lab[1];
+	struct dfm_dataset empty = {.n = 0, .h = 32, .w = 32, .c = 3, .images = pix,
+		.labels = lab, .nclasses = 1, .classes = names, .source = "test"};
 	void *data, *bad;
 	size_t size, bsize;
 
 	if (incep_fixture_open(&f, "fid"))
 		return;
-	CHECK((params[0] = weights_param(&f)) != NULL);
 	CHECK((data = fixture_dataset(&f, 2, &size)) != NULL);
 
-	expect_failure(data, size, missing, "cannot open weights '/nonexistent/w.safetensors'");
-	expect_failure(data, size, missing, "make deps");
+	expect_failure(data, size, params, "cannot open weights '/nonexistent/w.safetensors'");
+	expect_failure(data, size, params, "make deps");
 	expect_failure(data, 0, params, "is not a dataset");
 
-	/* Float pixels: the dataset reader refuses them before any work. */
+	/* No images. */
+	if (dfm_dataset_write(&empty, &bad, &bsize) == 0) {
+		expect_failure(bad, bsize, params, "input 'resize[src=test].data' holds no images");
+		free(bad);
+	}
+
+	/* Float pixels. */
 	CHECK((wr = dfm_st_writer_new()) != NULL);
 	CHECK_INT(dfm_st_add(wr, "images", DFM_F32, 4, shape, pixels), 0);
 	CHECK_INT(dfm_st_meta(wr, "classes", "[\"a\"]"), 0);
@@ -198,42 +210,62 @@ TEST(features_kind_bad_inputs)
 	CHECK_INT(dfm_st_writer_finish(wr, &bad, &bsize), 0);
 	CHECK_INT(dfm_test_write(dfm_test_dir(), "novariant.safetensors", bad, bsize), 0);
 	free(bad);
-	{
-		char p[600];
-		const char *nv[2] = {p, NULL};
+	snprintf(nv, sizeof nv, "weights=%s/novariant.safetensors", dfm_test_dir());
+	expect_failure(data, size, novariant, "do not say their variant");
 
-		snprintf(p, sizeof p, "weights=%s/novariant.safetensors", dfm_test_dir());
-		expect_failure(data, size, nv, "do not say their variant");
-	}
 	free(data);
 	incep_fixture_close(&f);
 }
 
-TEST(features_kind_empty_dataset)
+/* A grey dataset of n images of 32 x 32 (c = 1) or the same repeated into
+ * three channels (c = 3), from channel 0 of the fixture's images. */
+static void *
+grey_dataset(const struct incep_fixture *f, int c, size_t *size)
+{
+	const struct dfm_tensor *img = dfm_st_get(f->st, "images");
+	char a[] = "a", *names[] = {a};
+	uint8_t pix[2 * 32 * 32 * 3];
+	int32_t lab[2] = {0, 0};
+	struct dfm_dataset ds;
+	void *out = NULL;
+
+	if (!img)
+		return NULL;
+	for (int i = 0; i < 2 * 32 * 32; i++)
+		for (int k = 0; k < c; k++)
+			pix[i * c + k] = ((const uint8_t *)img->data)[i * 3];
+	ds = (struct dfm_dataset){.n = 2, .h = 32, .w = 32, .c = c, .images = pix,
+		.labels = lab, .nclasses = 1, .classes = names, .source = "test"};
+	return dfm_dataset_write(&ds, &out, size) ? NULL : out;
+}
+
+TEST(features_kind_grey_is_repeated_rgb)
 {
 	struct incep_fixture f;
-	const char *params[3] = {NULL, "size=75", NULL};
-	char a[] = "a", *names[] = {a};
-	uint8_t pix[1];
-	int32_t lab[1];
-	struct dfm_dataset ds = {.n = 0, .h = 32, .w = 32, .c = 3, .images = pix,
-		.labels = lab, .nclasses = 1, .classes = names, .source = "test"};
-	void *data = NULL;
-	size_t size;
+	const char *params[4] = {NULL, "size=75", "batch=2", NULL};
+	struct dfm_run *r1 = NULL, *r3 = NULL;
+	const void *o1 = NULL, *o3 = NULL;
+	void *d1, *d3;
+	size_t s1, s3, n1 = 0, n3 = 0;
+	int rc1 = -1, rc3 = -1;
 
-	if (incep_fixture_open(&f, "fid"))
+	if (incep_fixture_open(&f, "keras"))
 		return;
 	CHECK((params[0] = weights_param(&f)) != NULL);
-	if (dfm_dataset_write(&ds, &data, &size) == 0) {
-		int rc;
-		struct dfm_run *r = run_features(data, size, params, &rc);
-		const char *msg = r ? dfm_run_failure(r) : NULL;
-
-		CHECK(rc != 0);
-		CHECK(msg && (strstr(msg, "holds no images") || strstr(msg, "not a dataset")));
-		CHECK(!r || !dfm_run_output(r, "features", NULL));
-		dfm_run_free(r);
+	CHECK((d1 = grey_dataset(&f, 1, &s1)) != NULL);
+	CHECK((d3 = grey_dataset(&f, 3, &s3)) != NULL);
+	if (params[0] && d1 && d3) {
+		r1 = run_features(d1, s1, params, &rc1);
+		r3 = run_features(d3, s3, params, &rc3);
+		o1 = dfm_run_output(r1, "features", &n1);
+		o3 = dfm_run_output(r3, "features", &n3);
 	}
-	free(data);
+	CHECK_INT(rc1, 0);
+	CHECK_INT(rc3, 0);
+	CHECK(o1 && o3 && n1 == n3 && memcmp(o1, o3, n1) == 0);
+	dfm_run_free(r1);
+	dfm_run_free(r3);
+	free(d1);
+	free(d3);
 	incep_fixture_close(&f);
 }
