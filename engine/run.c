@@ -1,7 +1,9 @@
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/run.h"
 
@@ -431,4 +433,21 @@ int
 dfm_source(struct dfm_run *r, const char *path, const char *hint)
 {
 	return r->source_fn ? r->source_fn(path, hint, r->source_arg) : 0;
+}
+
+char *
+dfm_data_dir(void)
+{
+	const char *env = getenv("DFMAKE_DATA");
+	char exe[PATH_MAX], *slash, *dir;
+	ssize_t n;
+
+	if (env && *env)
+		return strdup(env);
+	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) < 0)
+		return strdup(".data");
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')))
+		*slash = '\0';
+	return asprintf(&dir, "%s/../.data", exe) < 0 ? NULL : dir;
 }

@@ -60,25 +60,6 @@ struct weights {
 	const char *network;
 };
 
-/* The data folder: $DFMAKE_DATA, else ../.data beside the running binary,
- * where "make deps" puts it. */
-static char *
-data_dir(void)
-{
-	const char *env = getenv("DFMAKE_DATA");
-	char exe[PATH_MAX], *slash, *dir;
-	ssize_t n;
-
-	if (env && *env)
-		return strdup(env);
-	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) < 0)
-		return strdup(".data");
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')))
-		*slash = '\0';
-	return asprintf(&dir, "%s/../.data", exe) < 0 ? NULL : dir;
-}
-
 static char *
 weights_path(struct dfm_run *r)
 {
@@ -87,7 +68,7 @@ weights_path(struct dfm_run *r)
 
 	if (*given)
 		return strdup(given);
-	if (!(dir = data_dir()))
+	if (!(dir = dfm_data_dir()))
 		return NULL;
 	if (asprintf(&p, "%s/%s", dir, DEFAULT_WEIGHTS) < 0)
 		p = NULL;

@@ -431,25 +431,6 @@ static const struct dfm_output outputs[] = {
 	{0},
 };
 
-/* The data folder: $DFMAKE_DATA, else ../.data beside the running binary. */
-static char *
-data_dir(void)
-{
-	const char *env = getenv("DFMAKE_DATA");
-	char exe[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env)
-		return strdup(env);
-	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) < 0)
-		return strdup(".data");
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')))
-		*slash = '\0';
-	return dfm_path_join(exe, "../.data");
-}
-
 static char *
 resolve_path(const struct dfm_adapter *a, const char *given)
 {
@@ -461,7 +442,7 @@ resolve_path(const struct dfm_adapter *a, const char *given)
 		return NULL;
 	if (strncmp(a->default_path, "npm:", 4) != 0)
 		return strdup(a->default_path);
-	if (!(dir = data_dir()))
+	if (!(dir = dfm_data_dir()))
 		return NULL;
 	if (asprintf(&p, "%s/node_modules/%s", dir, a->default_path + 4) < 0)
 		p = NULL;

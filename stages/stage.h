@@ -136,6 +136,11 @@ const char *dfm_name(struct dfm_run *r);
  * install command, say) when it is not NULL. */
 int dfm_source(struct dfm_run *r, const char *path, const char *hint);
 
+/* The folder of offline data that "make deps" installs: $DFMAKE_DATA, else
+ * .data beside the folder of the running binary.  Malloc'd; NULL when out
+ * of memory. */
+char *dfm_data_dir(void);
+
 /* The registry of stage kinds. */
 const struct dfm_kind *dfm_kind_find(const char *name);
 const struct dfm_kind *dfm_kind_at(size_t i);   /* NULL past the end */

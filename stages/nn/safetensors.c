@@ -151,7 +151,8 @@ dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 	unsigned char *buf;
 	int err = DFM_ERR_NOMEM;
 
-	qsort(w->tensors, w->ntensors, sizeof *w->tensors, by_alignment);
+	if (w->ntensors)
+		qsort(w->tensors, w->ntensors, sizeof *w->tensors, by_alignment);
 	if (json_object_object_length(w->meta) > 0)
 		json_object_object_add(header, "__metadata__", json_object_get(w->meta));
 	for (size_t i = 0; i < w->ntensors; i++) {
