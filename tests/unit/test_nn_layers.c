@@ -455,3 +455,15 @@ TEST(nn_bad_shapes_are_refused)
 	dfm_nn_tensor_free(&y);
 	dfm_nn_ctx_free(&ctx);
 }
+
+TEST(nn_describe_names_version_and_threads)
+{
+	struct dfm_nn_ctx ctx;
+	char buf[128];
+
+	CHECK_INT(dfm_nn_ctx_init(&ctx, 1), 0);
+	dfm_nn_describe(&ctx, buf, sizeof buf);
+	CHECK(strncmp(buf, "oneDNN 2.", 9) == 0);
+	CHECK(strstr(buf, ", 1 threads") != NULL);
+	dfm_nn_ctx_free(&ctx);
+}
