@@ -445,6 +445,7 @@ TEST(nn_bad_shapes_are_refused)
 	dfm_nn_conv_free(&c);
 	CHECK_INT(dfm_nn_conv_init(&c, 4, 8, 5, 1, 0, true, false), 0);
 	CHECK_INT(dfm_nn_conv_forward(&ctx, &c, &x, &y, true), DFM_ERR_USAGE);
+	dfm_nn_conv_free(&c);
 	CHECK(dfm_nn_conv_init(&c, 4, 8, 0, 1, 0, true, false) != 0);
 	CHECK_INT(dfm_nn_linear_init(&l, 5, 2, true, false), 0);
 	CHECK_INT(dfm_nn_linear_forward(&ctx, &l, &x, &y, true), DFM_ERR_USAGE);
