@@ -104,13 +104,13 @@ static void
 copy_blocked(const dnnl_memory_desc_t *from, const float *src, const dnnl_memory_desc_t *to,
 	     float *dst)
 {
-	int64_t idx[4];
+	int64_t i[4];
 
-	for (idx[0] = 0; idx[0] < from->dims[0]; idx[0]++)
-		for (idx[1] = 0; idx[1] < from->dims[1]; idx[1]++)
-			for (idx[2] = 0; idx[2] < from->dims[2]; idx[2]++)
-				for (idx[3] = 0; idx[3] < from->dims[3]; idx[3]++)
-					dst[blocked_offset(to, idx)] = src[blocked_offset(from, idx)];
+	for (i[0] = 0; i[0] < from->dims[0]; i[0]++)
+		for (i[1] = 0; i[1] < from->dims[1]; i[1]++)
+			for (i[2] = 0; i[2] < from->dims[2]; i[2]++)
+				for (i[3] = 0; i[3] < from->dims[3]; i[3]++)
+					dst[blocked_offset(to, i)] = src[blocked_offset(from, i)];
 }
 
 static bool
@@ -294,7 +294,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 			   "source descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32,
-								dnnl_nhwc), "destination descriptor");
+								dnnl_nhwc), "destination");
 	if (!err)
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32,
 								dnnl_oihw), "weights descriptor");
@@ -346,12 +346,13 @@ plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
 							dnnl_format_tag_any), "weights descriptor");
 	if (!err)
-		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct,
-			   &p->src_md, &wei_any, &p->dst_md, strides, pad, pad_r),
-			   "convolution backward data descriptor");
+		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d,
+			   dnnl_convolution_direct, &p->src_md, &wei_any, &p->dst_md, strides, pad,
+			   pad_r), "convolution backward data descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
-							      p->fwd_pd), "convolution backward data");
+							      p->fwd_pd),
+				   "convolution backward data");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_data, pd),
 				   "convolution backward data");

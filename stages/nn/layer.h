@@ -31,6 +31,7 @@ struct dfm_nn_param {
 /* Allocates a zeroed parameter of this shape.  Returns 0 or an error. */
 int dfm_nn_param_init(struct dfm_nn_param *p, int ndim, const int64_t *shape);
 
+/* Frees the parameter's four arrays. */
 void dfm_nn_param_free(struct dfm_nn_param *p);
 
 /* Fills p uniformly in +-gain * sqrt(6 / (fan_in + fan_out)) (Glorot) where
@@ -64,6 +65,7 @@ struct dfm_nn_sn {
  * or an error. */
 int dfm_nn_sn_init(struct dfm_nn_sn *sn, int rows, int cols, uint64_t seed, const char *name);
 
+/* Frees u, v and the normalised weight. */
 void dfm_nn_sn_free(struct dfm_nn_sn *sn);
 
 /* Redraws u and v as random unit vectors from seed and name. */
@@ -92,14 +94,19 @@ struct dfm_nn_conv {
 	int nplans;
 };
 
-/* A k x k convolution with padding pad on every side. */
+/* A k x k convolution with padding pad on every side; zero weights,
+ * optional bias and spectral norm.  Returns 0 or an error. */
 int dfm_nn_conv_init(struct dfm_nn_conv *c, int cin, int cout, int k, int stride, int pad,
 		     bool bias, bool sn);
+/* The same with a kh x kw kernel and separate paddings. */
 int dfm_nn_conv_init_rect(struct dfm_nn_conv *c, int cin, int cout, int kh, int kw, int stride,
 			  int ph, int pw, bool bias, bool sn);
+/* Releases the parameters and the cached primitives. */
 void dfm_nn_conv_free(struct dfm_nn_conv *c);
+/* y = conv(x); train runs spectral norm's power iteration. */
 int dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 			const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, bool train);
+/* Weight and bias gradients (unless frozen) and dx (unless NULL). */
 int dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 			 const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
 			 struct dfm_nn_tensor *dx);
@@ -115,10 +122,13 @@ struct dfm_nn_linear {
 	int nplans;
 };
 
+/* Zero weights, optional bias and spectral norm.  Returns 0 or an error. */
 int dfm_nn_linear_init(struct dfm_nn_linear *l, int in, int out, bool bias, bool sn);
 void dfm_nn_linear_free(struct dfm_nn_linear *l);
+/* y = x W' + b on rows (N, in). */
 int dfm_nn_linear_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_linear *l,
 			  const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, bool train);
+/* Weight and bias gradients, and dx unless NULL. */
 int dfm_nn_linear_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_linear *l,
 			   const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
 			   struct dfm_nn_tensor *dx);
@@ -140,12 +150,14 @@ struct dfm_nn_bn {
 	size_t part_cap;
 };
 
+/* Plain (nclass 0) or conditional batch norm.  Returns 0 or an error. */
 int dfm_nn_bn_init(struct dfm_nn_bn *b, int c, int nclass);
 void dfm_nn_bn_free(struct dfm_nn_bn *b);
 /* labels (one per sample) only for conditional batch norm.  With b->relu
  * set, y is the ReLU of the normalised x and dy the gradient of that. */
 int dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x,
 		      const int32_t *labels, struct dfm_nn_tensor *y, bool train);
+/* Gradients of gamma and beta, and dx (which may be dy) unless NULL. */
 int dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x,
 		       const int32_t *labels, const struct dfm_nn_tensor *dy,
 		       struct dfm_nn_tensor *dx);
@@ -160,10 +172,13 @@ struct dfm_nn_embed {
 	float *dw;
 };
 
+/* Zero table, optionally spectrally normalised.  Returns 0 or an error. */
 int dfm_nn_embed_init(struct dfm_nn_embed *e, int nclass, int dim, bool sn);
 void dfm_nn_embed_free(struct dfm_nn_embed *e);
+/* Rows (n, dim) of the table picked by labels. */
 int dfm_nn_embed_forward(struct dfm_nn_embed *e, const int32_t *labels, int n,
 			 struct dfm_nn_tensor *y, bool train);
+/* The table's gradient from dy (n, dim). */
 void dfm_nn_embed_backward(struct dfm_nn_embed *e, const int32_t *labels,
 			   const struct dfm_nn_tensor *dy);
 
@@ -184,9 +199,11 @@ int dfm_nn_add(const struct dfm_nn_tensor *a, const struct dfm_nn_tensor *b,
 	       struct dfm_nn_tensor *y);
 /* 2x2 average pooling, stride 2 (H and W even). */
 int dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
+/* dx (2H, 2W) gets a quarter of dy in each position of the window. */
 int dfm_nn_avgpool2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
 /* 2x nearest-neighbour upsampling. */
 int dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
+/* dx (H/2, W/2) sums dy over each 2x2 block. */
 int dfm_nn_upsample2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
 /* Sum over H and W: images (N, C, H, W) to rows (N, C). */
 int dfm_nn_global_sum_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
@@ -211,19 +228,23 @@ struct dfm_nn_pool {
 	size_t argmax_cap;
 };
 
+/* Max pooling; remembers the winners in p. */
 int dfm_nn_maxpool_forward(struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 			   struct dfm_nn_tensor *y);
 /* dx is shaped like the forward input x. */
 int dfm_nn_maxpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 			    const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
+/* Average pooling and its backward pass (dx shaped like x). */
 int dfm_nn_avgpool_forward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 			   struct dfm_nn_tensor *y);
 int dfm_nn_avgpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 			    const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
+/* Frees max pooling's winners. */
 void dfm_nn_pool_free(struct dfm_nn_pool *p);
 
 /* Mean over H and W: images (N, C, H, W) to rows (N, C). */
 int dfm_nn_global_avg_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
+/* dx of the forward input's size (h, w): dy / (h w) everywhere. */
 int dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
 			       struct dfm_nn_tensor *dx);
 

@@ -176,7 +176,8 @@ run3(const struct dfm_nn_ctx *ctx, dnnl_primitive_t prim, const dnnl_memory_desc
 	if (!err && bias)
 		err = dfm_nn_memory(ctx, bias, (void *)pbias, &args[3].memory);
 	if (!err)
-		err = dfm_nn_check(dnnl_primitive_execute(prim, ctx->stream, nargs, args), "matmul");
+		err = dfm_nn_check(dnnl_primitive_execute(prim, ctx->stream, nargs, args),
+				   "matmul");
 	if (!err)
 		err = dfm_nn_check(dnnl_stream_wait(ctx->stream), "matmul");
 	for (int i = 0; i < 4; i++)

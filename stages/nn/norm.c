@@ -85,58 +85,65 @@ check_input(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *l
 	return 0;
 }
 
-/* Per-sample sums of x (center NULL) or of (x - center)^2 into part[n][c]. */
+/* Per-sample means and sums of squared deviations, part[n][0..c) and
+ * part[n][c..2c), in one parallel region: each sample's two passes run
+ * while its rows are still in cache. */
 static void
-sample_sums(const struct dfm_nn_tensor *x, const float *center, double *part)
+sample_moments(const struct dfm_nn_tensor *x, double *part)
 {
 	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
 
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
-		double *s = part + i * c;
+		double *mean = part + 2 * i * c, *m2 = mean + c;
 		const float *xi = x->data + i * hw * c;
 
-		memset(s, 0, (size_t)c * sizeof *s);
+		memset(mean, 0, 2 * (size_t)c * sizeof *mean);
 		for (int64_t p = 0; p < hw; p++) {
 			const float *xr = xi + p * c;
 
-			if (!center) {
 #pragma omp simd
-				for (int64_t ch = 0; ch < c; ch++)
-					s[ch] += xr[ch];
-				continue;
-			}
+			for (int64_t ch = 0; ch < c; ch++)
+				mean[ch] += xr[ch];
+		}
+		for (int64_t ch = 0; ch < c; ch++)
+			mean[ch] /= (double)hw;
+		for (int64_t p = 0; p < hw; p++) {
+			const float *xr = xi + p * c;
+
 #pragma omp simd
 			for (int64_t ch = 0; ch < c; ch++) {
-				double d = (double)xr[ch] - center[ch];
+				double d = (double)xr[ch] - mean[ch];
 
-				s[ch] += d * d;
+				m2[ch] += d * d;
 			}
 		}
 	}
 }
 
+/* Combines the per-sample moments in sample order (Chan et al.'s pairwise
+ * formula with equal counts): the batch variance is the mean of the
+ * samples' variances plus the variance of their means. */
 static void
 batch_stats(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x)
 {
-	int64_t n = x->dims[0], c = b->c;
-	double count = (double)n * (double)(x->dims[2] * x->dims[3]);
+	int64_t n = x->dims[0], c = b->c, hw = x->dims[2] * x->dims[3];
+	double count = (double)n * (double)hw;
 
-	sample_sums(x, NULL, b->part);
+	sample_moments(x, b->part);
 	for (int64_t ch = 0; ch < c; ch++) {
-		double s = 0;
+		double mean = 0, m2 = 0, var;
 
 		for (int64_t i = 0; i < n; i++)
-			s += b->part[i * c + ch];
-		b->mean[ch] = (float)(s / count);
-	}
-	sample_sums(x, b->mean, b->part);
-	for (int64_t ch = 0; ch < c; ch++) {
-		double s = 0, var;
+			mean += b->part[2 * i * c + ch];
+		mean /= (double)n;
+		for (int64_t i = 0; i < n; i++) {
+			double d = b->part[2 * i * c + ch] - mean;
 
-		for (int64_t i = 0; i < n; i++)
-			s += b->part[i * c + ch];
-		var = s / count;
+			m2 += b->part[2 * i * c + c + ch] + (double)hw * d * d;
+		}
+		var = m2 / count;
+		b->mean[ch] = (float)mean;
 		b->rstd[ch] = (float)(1.0 / sqrt(var + b->eps));
 		b->running_mean[ch] = (1 - b->momentum) * b->running_mean[ch] +
 				      b->momentum * b->mean[ch];

@@ -276,7 +276,8 @@ dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_t w,
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t ch = 0; ch < c; ch++)
 			for (int64_t p = 0; p < h * w; p++)
-				y->data[(i * h * w + p) * c + ch] = x->data[(i * c + ch) * h * w + p];
+				y->data[(i * h * w + p) * c + ch] =
+					x->data[(i * c + ch) * h * w + p];
 	return 0;
 }
 
@@ -320,7 +321,8 @@ dfm_nn_concat(const struct dfm_nn_tensor *const *xs, int n, struct dfm_nn_tensor
 
 #pragma omp parallel for schedule(static)
 		for (int64_t r = 0; r < rows; r++)
-			memcpy(y->data + r * c + c0, xs[k]->data + r * ck, (size_t)ck * sizeof(float));
+			memcpy(y->data + r * c + c0, xs[k]->data + r * ck,
+			       (size_t)ck * sizeof(float));
 		c0 += ck;
 	}
 	return 0;

@@ -17,19 +17,23 @@ dfm_sngan_defaults(int nclass)
 	return c;
 }
 
-/* A convolution named prefix+name, Glorot-initialised with gain and a zero
- * bias, registered in state under PyTorch's names. */
+/* A convolution Glorot-initialised with gain and a zero bias, registered in
+ * state under prefix.  Its random stream is named after the model too (only
+ * the discriminator's convolutions are normalised), so that the generator's
+ * and the discriminator's "block2.c1." draw different numbers. */
 static int
 make_conv(struct dfm_nn_conv *c, struct dfm_nn_state *st, const char *prefix, int cin,
 	  int cout, int k, float gain, bool sn, uint64_t seed)
 {
 	int err = dfm_nn_conv_init(c, cin, cout, k, 1, k / 2, true, sn);
+	char stream[96];
 
 	if (err)
 		return err;
-	dfm_nn_init_glorot(&c->weight, gain, seed, prefix);
+	snprintf(stream, sizeof stream, "%s%s", sn ? "D." : "G.", prefix);
+	dfm_nn_init_glorot(&c->weight, gain, seed, stream);
 	if (sn)
-		dfm_nn_sn_seed(&c->sn, seed, prefix);
+		dfm_nn_sn_seed(&c->sn, seed, stream);
 	return dfm_nn_state_conv(st, prefix, c);
 }
 

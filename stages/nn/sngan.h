@@ -98,6 +98,8 @@ struct dfm_sngan {
 	size_t ycat_cap;
 };
 
+/* Builds both models and their optimisers (Adam with the config's rates
+ * and decay).  Returns 0 or an error; free with dfm_sngan_free(). */
 int dfm_sngan_init(struct dfm_sngan *s, const struct dfm_sngan_config *cfg);
 void dfm_sngan_free(struct dfm_sngan *s);
 

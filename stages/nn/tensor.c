@@ -69,6 +69,40 @@ dfm_nn_ctx_free(struct dfm_nn_ctx *ctx)
 	memset(ctx, 0, sizeof *ctx);
 }
 
+static const char *
+isa_name(dnnl_cpu_isa_t isa)
+{
+	switch (isa) {
+	case dnnl_cpu_isa_sse41:
+		return "sse41";
+	case dnnl_cpu_isa_avx:
+		return "avx";
+	case dnnl_cpu_isa_avx2:
+		return "avx2";
+	case dnnl_cpu_isa_avx2_vnni:
+		return "avx2_vnni";
+	case dnnl_cpu_isa_avx512_core:
+		return "avx512_core";
+	case dnnl_cpu_isa_avx512_core_vnni:
+		return "avx512_core_vnni";
+	case dnnl_cpu_isa_avx512_core_bf16:
+		return "avx512_core_bf16";
+	case dnnl_cpu_isa_avx512_core_amx:
+		return "avx512_core_amx";
+	default:
+		return "other";
+	}
+}
+
+void
+dfm_nn_describe(const struct dfm_nn_ctx *ctx, char *buf, size_t len)
+{
+	const dnnl_version_t *v = dnnl_version();
+
+	snprintf(buf, len, "oneDNN %d.%d.%d %s, %d threads", v->major, v->minor, v->patch,
+		 isa_name(dnnl_get_effective_cpu_isa()), ctx->threads);
+}
+
 float *
 dfm_nn_alloc(size_t n)
 {

@@ -31,12 +31,18 @@ struct dfm_nn_tensor {
 	size_t cap;             /* elements allocated */
 };
 
-/* Makes a context running on threads threads (0: the OpenMP default).
- * Returns 0 or an error; free it with dfm_nn_ctx_free(). */
+/* Makes a context running on threads threads (0: keep the current OpenMP
+ * setting).  The count is set for the calling thread's OpenMP regions,
+ * oneDNN's included, so it outlives the context.  Returns 0 or an error;
+ * free it with dfm_nn_ctx_free(). */
 int dfm_nn_ctx_init(struct dfm_nn_ctx *ctx, int threads);
 
 /* Releases the engine and stream of a context. */
 void dfm_nn_ctx_free(struct dfm_nn_ctx *ctx);
+
+/* Describes the compute setting for run records, e.g. "oneDNN 2.6.3 avx2,
+ * 2 threads", into buf of len bytes. */
+void dfm_nn_describe(const struct dfm_nn_ctx *ctx, char *buf, size_t len);
 
 /* The message of the last failure of this thread inside the library.
  * Static per thread; valid until the next failure. */

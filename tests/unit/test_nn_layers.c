@@ -2,6 +2,7 @@
  * fixtures written by tests/parity/nn_fixtures.py. */
 #include <stdlib.h>
 
+#include "cache/error.h"
 #include "stages/nn/layer.h"
 #include "stages/nn/optim.h"
 #include "tests/unit/nn_fixture.h"
@@ -426,4 +427,44 @@ TEST(nn_concat_roundtrip)
 	dfm_nn_tensor_free(&b);
 	dfm_nn_tensor_free(&y);
 	dfm_nn_tensor_free(&s);
+}
+
+TEST(nn_bad_shapes_are_refused)
+{
+	struct dfm_nn_ctx ctx;
+	struct dfm_nn_conv c;
+	struct dfm_nn_linear l;
+	struct dfm_nn_tensor x = {0}, y = {0};
+
+	CHECK_INT(dfm_nn_ctx_init(&ctx, 0), 0);
+	CHECK_INT(dfm_nn_conv_init(&c, 4, 8, 3, 1, 1, true, false), 0);
+	CHECK_INT(dfm_nn_tensor_shape(&x, 2, 3, 8, 8), 0);
+	CHECK_INT(dfm_nn_conv_forward(&ctx, &c, &x, &y, true), DFM_ERR_USAGE);
+	CHECK(strstr(dfm_nn_errmsg(), "3 channels") != NULL);
+	CHECK_INT(dfm_nn_tensor_shape(&x, 2, 4, 2, 2), 0);
+	dfm_nn_conv_free(&c);
+	CHECK_INT(dfm_nn_conv_init(&c, 4, 8, 5, 1, 0, true, false), 0);
+	CHECK_INT(dfm_nn_conv_forward(&ctx, &c, &x, &y, true), DFM_ERR_USAGE);
+	dfm_nn_conv_free(&c);
+	CHECK(dfm_nn_conv_init(&c, 4, 8, 0, 1, 0, true, false) != 0);
+	CHECK_INT(dfm_nn_linear_init(&l, 5, 2, true, false), 0);
+	CHECK_INT(dfm_nn_linear_forward(&ctx, &l, &x, &y, true), DFM_ERR_USAGE);
+	CHECK_INT(dfm_nn_avgpool2_forward(&y, &x), DFM_ERR_USAGE);
+	dfm_nn_linear_free(&l);
+	dfm_nn_conv_free(&c);
+	dfm_nn_tensor_free(&x);
+	dfm_nn_tensor_free(&y);
+	dfm_nn_ctx_free(&ctx);
+}
+
+TEST(nn_describe_names_version_and_threads)
+{
+	struct dfm_nn_ctx ctx;
+	char buf[128];
+
+	CHECK_INT(dfm_nn_ctx_init(&ctx, 1), 0);
+	dfm_nn_describe(&ctx, buf, sizeof buf);
+	CHECK(strncmp(buf, "oneDNN 2.", 9) == 0);
+	CHECK(strstr(buf, ", 1 threads") != NULL);
+	dfm_nn_ctx_free(&ctx);
 }
