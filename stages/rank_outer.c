@@ -18,6 +18,7 @@ struct rank_row {
 	char *name;
 	double fid, ssim, m;
 	int rank;
+	int warned;     /* its FID result carries warnings */
 	size_t index;
 };
 
@@ -169,6 +170,10 @@ read_row(struct dfm_run *r, struct rank_table *t, size_t i)
 	}
 	row->m = row->fid * row->ssim;
 	row->index = i;
+	json_object *warnings;
+	row->warned = json_object_object_get_ex(fid, "warnings", &warnings) &&
+		      json_object_is_type(warnings, json_type_array) &&
+		      json_object_array_length(warnings) > 0;
 	rc = 0;
 out:
 	json_object_put(fid);
@@ -242,11 +247,19 @@ put_markdown(struct dfm_run *r, const struct rank_table *t)
 		return dfm_fail(r, "out of memory");
 	fprintf(f, "| rank | outer | FID | MS-SSIM | M |\n|---:|---|---:|---:|---:|\n");
 	for (size_t i = 0; i < t->n; i++)
-		fprintf(f, "| %d | %s | %.4f | %.4f | %.4f |\n", t->rows[i].rank,
-			t->rows[i].name, t->rows[i].fid, t->rows[i].ssim, t->rows[i].m);
+		fprintf(f, "| %d | %s | %.4f%s | %.4f | %.4f |\n", t->rows[i].rank,
+			t->rows[i].name, t->rows[i].fid, t->rows[i].warned ? " *" : "",
+			t->rows[i].ssim, t->rows[i].m);
 	fprintf(f, "\nM = FID x mean MS-SSIM; the lowest M is chosen (%s).\n"
 		"FID features: %s.  MS-SSIM convention: %s.\n", t->rows[0].name,
 		t->network, t->convention);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->rows[i].warned) {
+			fprintf(f, "* The FID results marked * carry warnings (fewer samples "
+				"than feature dimensions, say): see 'dfmake show' of their fid "
+				"instances.\n");
+			break;
+		}
 	if (fclose(f) != 0) {
 		free(text);
 		return dfm_fail(r, "out of memory");
@@ -317,7 +330,7 @@ static const struct dfm_output rank_outputs[] = {
 
 const struct dfm_kind dfm_kind_rank_outer = {
 	.name = "rank-outer",
-	.version = 1,
+	.version = 2,
 	.summary = "ranks candidate outer datasets by M = FID x mean MS-SSIM",
 	.params = rank_params,
 	.inputs = rank_inputs,
