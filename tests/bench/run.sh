@@ -9,7 +9,7 @@ export DFMAKE="$top/$BIN/dfmake" DFMAKE_TEST="$top/$BUILD/dfmake-test"
 status=0
 for b in "$top"/tests/bench/*.sh; do
 	name=$(basename "$b" .sh)
-	[ "$name" = run ] && continue
+	case "$name" in run | lib) continue ;; esac
 	[ $# -gt 0 ] && [ -n "$1" ] && [ "$name" != "$1" ] && continue
 	sh "$b" || { echo "bench $name: failed"; status=1; }
 done
