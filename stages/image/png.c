@@ -68,23 +68,42 @@ set_transforms(png_structp png, png_infop info)
 	return png_get_channels(png, info);
 }
 
+/* v over white with alpha a, as (v a + 255 (255 - a)) / 255 rounded: exact
+ * for every v and a, and v itself when a is 255. */
+static inline uint8_t
+over_white(unsigned v, unsigned a)
+{
+	unsigned x = v * a + 255 * (255 - a) + 128;
+
+	return (uint8_t)((x + (x >> 8)) >> 8);
+}
+
 /* Composites grey+alpha or RGBA rows on white, in place, leaving c - 1
- * channels. */
+ * channels.  Opaque and clear pixels, most of an icon, skip the sums. */
 static void
 composite_white(uint8_t *pix, size_t npix, int c)
 {
 	uint8_t *out = pix;
 
-	for (size_t i = 0; i < npix; i++, pix += c) {
-		unsigned a = pix[c - 1];
+	if (c == 4) {
+		for (size_t i = 0; i < npix; i++, pix += 4, out += 3) {
+			unsigned a = pix[3];
 
-		for (int k = 0; k < c - 1; k++) {
-			/* x / 255 rounded, exact for x up to 255 * 255 */
-			unsigned x = pix[k] * a + 255 * (255 - a) + 128;
-
-			*out++ = (uint8_t)((x + (x >> 8)) >> 8);
+			if (a == 255) {
+				out[0] = pix[0], out[1] = pix[1], out[2] = pix[2];
+			} else if (a == 0) {
+				out[0] = out[1] = out[2] = 255;
+			} else {
+				out[0] = over_white(pix[0], a);
+				out[1] = over_white(pix[1], a);
+				out[2] = over_white(pix[2], a);
+			}
 		}
+		return;
 	}
+	for (size_t i = 0; i < npix; i++, pix += c)
+		for (int k = 0; k < c - 1; k++)
+			*out++ = over_white(pix[k], pix[c - 1]);
 }
 
 struct decode {
@@ -164,6 +183,12 @@ dfm_png_decode(const void *data, size_t size, struct dfm_image *im, char *err,
 		rc = DFM_ERR_FORMAT;
 		goto out;
 	}
+#ifdef PNG_IGNORE_ADLER32
+	/* Every IDAT chunk's CRC already covers the compressed bytes; zlib's
+	 * own checksum of the inflated bytes adds a second pass and nothing a
+	 * damaged file could slip past. */
+	png_set_option(d.png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
 	rc = read_pixels(&d, &rd, im);
 out:
 	png_destroy_read_struct(&d.png, &d.info, NULL);
