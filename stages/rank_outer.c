@@ -150,7 +150,7 @@ static int
 read_row(struct dfm_run *r, struct rank_table *t, size_t i)
 {
 	struct rank_row *row = &t->rows[i];
-	json_object *fid = dfm_metric_read_json(r, "fid", i), *ssim = NULL;
+	json_object *fid = dfm_metric_read_json(r, "fid", i), *ssim = NULL, *warnings;
 	char what[300];
 	int rc = DFM_ERR_STAGE;
 
@@ -170,7 +170,6 @@ read_row(struct dfm_run *r, struct rank_table *t, size_t i)
 	}
 	row->m = row->fid * row->ssim;
 	row->index = i;
-	json_object *warnings;
 	row->warned = json_object_object_get_ex(fid, "warnings", &warnings) &&
 		      json_object_is_type(warnings, json_type_array) &&
 		      json_object_array_length(warnings) > 0;
