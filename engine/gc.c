@@ -7,19 +7,15 @@
 #include "engine/cmd.h"
 #include "engine/lockfile.h"
 
-/* A sorted set of digests. */
-struct keep {
+/* A growing list of digests; sorted, it is the set gc keeps. */
+struct digests {
 	struct dfm_digest *d;
 	size_t n, cap;
 };
 
 static int
-keep_add(struct keep *k, const char *hex)
+digests_add(struct digests *k, const struct dfm_digest *d)
 {
-	struct dfm_digest d;
-
-	if (!hex || dfm_digest_parse(hex, &d))
-		return 0;
 	if (k->n == k->cap) {
 		size_t cap = k->cap ? 2 * k->cap : 256;
 		void *p = realloc(k->d, cap * sizeof *k->d);
@@ -29,8 +25,18 @@ keep_add(struct keep *k, const char *hex)
 		k->d = p;
 		k->cap = cap;
 	}
-	k->d[k->n++] = d;
+	k->d[k->n++] = *d;
 	return 0;
+}
+
+static int
+keep_add(struct digests *k, const char *hex)
+{
+	struct dfm_digest d;
+
+	if (!hex || dfm_digest_parse(hex, &d))
+		return 0;
+	return digests_add(k, &d);
 }
 
 static int
@@ -40,7 +46,7 @@ cmp_digest(const void *a, const void *b)
 }
 
 static int
-keep_has(const struct keep *k, const struct dfm_digest *d)
+keep_has(const struct digests *k, const struct dfm_digest *d)
 {
 	return bsearch(d, k->d, k->n, sizeof *k->d, cmp_digest) != NULL;
 }
@@ -55,7 +61,7 @@ str_at(json_object *o, const char *key)
 
 /* Every key and artifact digest an entry names. */
 static int
-keep_entry(struct keep *k, json_object *e)
+keep_entry(struct digests *k, json_object *e)
 {
 	json_object *outputs, *inputs;
 	int rc = keep_add(k, str_at(e, "key"));
@@ -77,7 +83,7 @@ keep_entry(struct keep *k, json_object *e)
 }
 
 static int
-keep_lock(struct keep *k, const char *path)
+keep_lock(struct digests *k, const char *path)
 {
 	json_object *lock, *instances;
 	int rc = dfm_lock_read(path, &lock);
@@ -95,27 +101,16 @@ keep_lock(struct keep *k, const char *path)
 }
 
 struct sweep {
-	const struct keep *keep;
-	struct dfm_digest *drop;
-	size_t n, cap;
+	const struct digests *keep;
+	struct digests drop;
 	uint64_t bytes;
 };
 
 static int
 note_drop(struct sweep *sw, const struct dfm_digest *d, size_t size)
 {
-	if (sw->n == sw->cap) {
-		size_t cap = sw->cap ? 2 * sw->cap : 256;
-		void *p = realloc(sw->drop, cap * sizeof *sw->drop);
-
-		if (!p)
-			return DFM_ERR_NOMEM;
-		sw->drop = p;
-		sw->cap = cap;
-	}
-	sw->drop[sw->n++] = *d;
 	sw->bytes += size;
-	return 0;
+	return digests_add(&sw->drop, d);
 }
 
 static int
@@ -138,7 +133,7 @@ sweep_action(const struct dfm_digest *key, const struct dfm_action *a, void *arg
 int
 dfm_cmd_gc(struct dfm_ctx *c, int argc, char **argv)
 {
-	struct keep k = {0};
+	struct digests k = {0};
 	struct sweep arts = {.keep = &k}, acts = {.keep = &k};
 	int rc = 0;
 
@@ -153,20 +148,20 @@ dfm_cmd_gc(struct dfm_ctx *c, int argc, char **argv)
 	    (rc = dfm_store_each_action(c->s, sweep_action, &acts)))
 		goto done;
 	if (!c->dry_run) {
-		for (size_t i = 0; i < acts.n && !rc; i++)
-			rc = dfm_store_drop_action(c->s, &acts.drop[i]);
-		for (size_t i = 0; i < arts.n && !rc; i++)
-			rc = dfm_store_drop(c->s, &arts.drop[i], NULL);
+		for (size_t i = 0; i < acts.drop.n && !rc; i++)
+			rc = dfm_store_drop_action(c->s, &acts.drop.d[i]);
+		for (size_t i = 0; i < arts.drop.n && !rc; i++)
+			rc = dfm_store_drop(c->s, &arts.drop.d[i], NULL);
 	}
 	if (!rc)
 		printf("dfmake: gc %s %zu artifacts (%llu bytes) and %zu actions\n",
-		       c->dry_run ? "would drop" : "dropped", arts.n,
-		       (unsigned long long)arts.bytes, acts.n);
+		       c->dry_run ? "would drop" : "dropped", arts.drop.n,
+		       (unsigned long long)arts.bytes, acts.drop.n);
 done:
 	if (rc)
 		fprintf(stderr, "dfmake: gc: %s\n", dfm_strerror(rc));
 	free(k.d);
-	free(arts.drop);
-	free(acts.drop);
+	free(arts.drop.d);
+	free(acts.drop.d);
 	return rc ? 1 : 0;
 }
