@@ -9,6 +9,8 @@ BIN=${BIN:-bin}
 top=$(cd "$(dirname "$0")/.." && pwd)
 export DFMAKE="$top/$BIN/dfmake" DFMAKE_TEST="$top/$BUILD/dfmake-test" TOP="$top"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# The offline data "make deps" installed, wherever the binary under test is.
+export DFMAKE_DATA=${DFMAKE_DATA:-$top/.data}
 passed=0 failed=0 skipped=0
 
 tally() {

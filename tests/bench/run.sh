@@ -6,6 +6,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export BUILD=${BUILD:-build} BIN=${BIN:-bin} TOP="$top"
 export DFMAKE="$top/$BIN/dfmake" DFMAKE_TEST="$top/$BUILD/dfmake-test"
+export DFMAKE_DATA=${DFMAKE_DATA:-$top/.data}
 status=0
 for b in "$top"/tests/bench/*.sh; do
 	name=$(basename "$b" .sh)
