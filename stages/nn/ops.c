@@ -117,11 +117,14 @@ check_image(const struct dfm_nn_tensor *x, const char *what, bool even)
 	return 0;
 }
 
-int
-dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+/* y = scale times the sum of each 2x2 block of x: the average pool's
+ * forward pass and the nearest upsampling's backward pass. */
+static int
+sum2x2(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, float scale,
+       const char *what)
 {
 	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2] / 2, w = x->dims[3] / 2;
-	int err = check_image(x, "average pool", true);
+	int err = check_image(x, what, true);
 
 	if (!err)
 		err = dfm_nn_tensor_shape(y, n, c, h, w);
@@ -137,10 +140,16 @@ dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 			float *o = y->data + ((i * h + oy) * w + ox) * c;
 
 			for (int64_t ch = 0; ch < c; ch++)
-				o[ch] = 0.25f * ((a[ch] + a[c + ch]) + (b[ch] + b[c + ch]));
+				o[ch] = scale * ((a[ch] + a[c + ch]) + (b[ch] + b[c + ch]));
 		}
 	}
 	return 0;
+}
+
+int
+dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
+{
+	return sum2x2(x, y, 0.25f, "average pool");
 }
 
 int
@@ -200,27 +209,7 @@ dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 int
 dfm_nn_upsample2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
 {
-	int64_t n = dy->dims[0], c = dy->dims[1], h = dy->dims[2] / 2, w = dy->dims[3] / 2;
-	int err = check_image(dy, "upsample", true);
-
-	if (!err)
-		err = dfm_nn_tensor_shape(dx, n, c, h, w);
-	if (err)
-		return err;
-#pragma omp parallel for schedule(static)
-	for (int64_t r = 0; r < n * h; r++) {
-		int64_t i = r / h, oy = r % h;
-
-		for (int64_t ox = 0; ox < w; ox++) {
-			const float *a = dy->data + ((i * 2 * h + 2 * oy) * 2 * w + 2 * ox) * c;
-			const float *b = a + 2 * w * c;
-			float *o = dx->data + ((i * h + oy) * w + ox) * c;
-
-			for (int64_t ch = 0; ch < c; ch++)
-				o[ch] = (a[ch] + a[c + ch]) + (b[ch] + b[c + ch]);
-		}
-	}
-	return 0;
+	return sum2x2(dy, dx, 1.0f, "upsample");
 }
 
 int
