@@ -10,44 +10,7 @@
 #include <time.h>
 
 #include "stages/nn/inception.h"
-
-static void *
-slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	void *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = aligned_alloc(64, ((size_t)len + 63) / 64 * 64)) &&
-	    fread(buf, 1, (size_t)len, f) == (size_t)len)
-		*size = (size_t)len;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "tests/bench/bench.h"
 
 /* Median images/s of runs timed passes, or a negative value on failure. */
 static double
@@ -66,13 +29,13 @@ timed(struct dfm_inception *net, int batch, int size, int runs)
 	if (dfm_inception_forward(net, x, batch, size, size, feat, logits))
 		goto out;
 	for (int r = 0; r < runs; r++) {
-		double t = now();
+		double t = bench_now();
 
 		if (dfm_inception_forward(net, x, batch, size, size, feat, logits))
 			goto out;
-		rates[r] = batch / (now() - t);
+		rates[r] = batch / (bench_now() - t);
 	}
-	qsort(rates, (size_t)runs, sizeof *rates, by_double);
+	qsort(rates, (size_t)runs, sizeof *rates, bench_cmp_double);
 	median = rates[runs / 2];
 out:
 	free(x);
@@ -96,7 +59,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench-inception WEIGHTS BATCH SIZE THREADS RUNS\n");
 		return 2;
 	}
-	if (!(buf = slurp(argv[1], &size)) || dfm_st_open(buf, size, &st, err, sizeof err)) {
+	if (!(buf = bench_slurp(argv[1], &size)) || dfm_st_open(buf, size, &st, err, sizeof err)) {
 		fprintf(stderr, "bench-inception: cannot read weights '%s'\n", argv[1]);
 		return 1;
 	}

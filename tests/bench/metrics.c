@@ -16,27 +16,7 @@
 #include <json-c/json.h>
 
 #include "engine/run.h"
-
-static void *
-slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	void *buf = NULL;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = aligned_alloc(64, ((size_t)len + 63) / 64 * 64)) &&
-	    fread(buf, 1, (size_t)len, f) == (size_t)len)
-		*size = (size_t)len;
-	else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
+#include "tests/bench/bench.h"
 
 static double
 clock_seconds(clockid_t id)
@@ -45,14 +25,6 @@ clock_seconds(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* One timed run; returns seconds, or a negative number on failure, and the
@@ -107,7 +79,7 @@ main(int argc, char **argv)
 	if (runs < 1 || runs > 32)
 		return usage();
 	for (int k = 0; k < nfiles; k++)
-		if (!(file[k] = slurp(argv[2 + k], &size[k]))) {
+		if (!(file[k] = bench_slurp(argv[2 + k], &size[k]))) {
 			fprintf(stderr, "bench-metrics: cannot read '%s'\n", argv[2 + k]);
 			return 1;
 		}
@@ -128,7 +100,7 @@ main(int argc, char **argv)
 		if (times[i] < 0)
 			return 1;
 	}
-	qsort(times, (size_t)runs, sizeof times[0], by_double);
+	qsort(times, (size_t)runs, sizeof times[0], bench_cmp_double);
 	printf("seconds %.3f value %.10g cpu %.3f\n", times[runs / 2], value,
 	       (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / runs);
 	free(file[0]);

@@ -18,23 +18,7 @@
 #include "cache/error.h"
 #include "stages/nn/rng.h"
 #include "stages/nn/sngan.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "tests/bench/bench.h"
 
 /* Forward FLOPs of a k x k convolution producing (n, cout, r, r). */
 static double
@@ -130,11 +114,11 @@ peak(int threads)
 	if (!err)
 		err = dfm_nn_tensor_shape(&x, M, M, 0, 1);
 	for (int i = 0; i < 8 && !err; i++) {
-		double t0 = now();
+		double t0 = bench_now();
 
 		err = dfm_nn_linear_forward(&ctx, &l, &x, &y, false);
-		if (now() - t0 < best)
-			best = now() - t0;
+		if (bench_now() - t0 < best)
+			best = bench_now() - t0;
 	}
 	if (err) {
 		fprintf(stderr, "bench-sngan: %s: %s\n", dfm_strerror(err), dfm_nn_errmsg());
@@ -183,16 +167,16 @@ main(int argc, char **argv)
 	if (!err)
 		err = iteration(&ctx, &s, &bt, b, n_dis, &step);
 	for (int i = 0; i < iters && !err; i++) {
-		double t0 = now();
+		double t0 = bench_now();
 
 		err = iteration(&ctx, &s, &bt, b, n_dis, &step);
-		t[i] = now() - t0;
+		t[i] = bench_now() - t0;
 	}
 	if (err) {
 		fprintf(stderr, "bench-sngan: %s: %s\n", dfm_strerror(err), dfm_nn_errmsg());
 		return 1;
 	}
-	qsort(t, (size_t)iters, sizeof *t, cmp_double);
+	qsort(t, (size_t)iters, sizeof *t, bench_cmp_double);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("dfmake median %.3f s/iter, %.1f GFLOP/s, peak RSS %.0f MiB\n", t[iters / 2],
 	       iteration_flops(&cfg, b, n_dis) / t[iters / 2] * 1e-9, ru.ru_maxrss / 1024.0);

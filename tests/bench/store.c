@@ -14,18 +14,10 @@
 
 #include "cache/error.h"
 #include "cache/store.h"
+#include "tests/bench/bench.h"
 
 #define SIZE ((size_t)256 << 20)
 #define RUNS 5
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void
 fill(uint64_t *p, size_t n, uint64_t seed)
@@ -37,21 +29,6 @@ fill(uint64_t *p, size_t n, uint64_t seed)
 		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 		p[i] = z ^ (z >> 31);
 	}
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v)
-{
-	qsort(v, RUNS, sizeof *v, cmp_double);
-	return v[RUNS / 2];
 }
 
 static void
@@ -83,12 +60,12 @@ run_store(const char *dir, const void *data, double *put, double *get)
 		fprintf(stderr, "bench-store: %s\n", dfm_store_errmsg(NULL));
 		return rc;
 	}
-	t0 = now();
+	t0 = bench_now();
 	rc = dfm_store_put(s, data, SIZE, &d);
-	t1 = now();
+	t1 = bench_now();
 	if (rc == 0)
 		rc = dfm_store_get(s, &d, &back, &size);
-	t2 = now();
+	t2 = bench_now();
 	if (rc == 0 && (size != SIZE || memcmp(back, data, SIZE) != 0))
 		rc = DFM_ERR_CORRUPT;
 	if (rc)
@@ -156,12 +133,12 @@ run_file(const char *dir, const void *data, double *put, double *get)
 	if (mkdir(dir, 0777) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/bytes", dir);
-	t0 = now();
+	t0 = bench_now();
 	rc = write_file(path, data);
-	t1 = now();
+	t1 = bench_now();
 	if (rc == 0)
 		rc = read_file(path, &back);
-	t2 = now();
+	t2 = bench_now();
 	if (rc == 0 && memcmp(back, data, SIZE) != 0)
 		rc = -1;
 	free(back);
@@ -202,10 +179,13 @@ main(void)
 		fprintf(stderr, "bench-store: a run failed\n");
 		return 1;
 	}
+	double ours = bench_median(st, RUNS), file = bench_median(ft, RUNS);
+
 	fprintf(stderr, "  dfmake put %.3f s, get %.3f s; file write %.3f s, read %.3f s\n",
-		median(sp), median(sg), median(fp), median(fg));
+		bench_median(sp, RUNS), bench_median(sg, RUNS), bench_median(fp, RUNS),
+		bench_median(fg, RUNS));
 	fflush(stderr);
 	printf("bench store-256mb: dfmake %.2f GB/s, file %.2f GB/s, ratio %.2f\n",
-	       SIZE / median(st) / 1e9, SIZE / median(ft) / 1e9, median(ft) / median(st));
+	       SIZE / ours / 1e9, SIZE / file / 1e9, file / ours);
 	return 0;
 }
