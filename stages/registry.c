@@ -13,7 +13,9 @@
 	X(dfm_kind_fid) \
 	X(dfm_kind_inception_score) \
 	X(dfm_kind_ms_ssim) \
-	X(dfm_kind_rank_outer)
+	X(dfm_kind_rank_outer) \
+	X(dfm_kind_is_classifier) \
+	X(dfm_kind_classify)
 
 #define DECLARE(sym) extern const struct dfm_kind sym;
 KINDS(DECLARE)
