@@ -91,6 +91,14 @@ def fid_fixtures(rng, refs):
     dead_a, dead_b = feat_a[:300].copy(), feat_b[:300].copy()
     dead_a[:, :3], dead_b[:, :3] = 0.0, 0.25
     fid_case("fid_dead", dead_a, dead_b, True, refs)
+    # Real features: the 64 pixels of scikit-learn's handwritten digits
+    # (Debian's python3-sklearn ships them), digits 0-4 against 5-9.  Some
+    # pixels are always blank, so both covariances are singular.
+    import gzip
+    path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+    digits = np.loadtxt(gzip.open(path), delimiter=",")
+    pixels, labels = digits[:, :64], digits[:, 64]
+    fid_case("fid_digits", pixels[labels < 5], pixels[labels >= 5], True, refs)
 
 
 # Inception Score

@@ -67,6 +67,13 @@ TEST(metrics_fid_parity_dead_units)
 	check_parity("fid_dead", "eigen");
 }
 
+/* Real features: scikit-learn's digit pixels, 0-4 against 5-9, with the
+ * blank border pixels making both covariances singular. */
+TEST(metrics_fid_parity_real_digits)
+{
+	check_parity("fid_digits", "eigen");
+}
+
 /* Fewer samples than dimensions: still exact, but warned about. */
 TEST(metrics_fid_parity_few_samples_warns)
 {
