@@ -10,23 +10,7 @@
 
 #include "engine/run.h"
 #include "stages/dataset.h"
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "tests/bench/bench.h"
 
 static struct dfm_run *
 run_kind(const char *kind, const char *const *kv, const void *in, size_t insize)
@@ -82,13 +66,13 @@ workload(const char *name, const char *const *ingest, int reps)
 	long n = 0;
 
 	for (int i = 0; i < reps; i++) {
-		double start = now_ms();
+		double start = 1e3 * bench_now();
 
 		if ((n = once(ingest)) < 0)
 			return 1;
-		t[i] = now_ms() - start;
+		t[i] = 1e3 * bench_now() - start;
 	}
-	qsort(t, reps, sizeof t[0], by_value);
+	qsort(t, reps, sizeof t[0], bench_cmp_double);
 	printf("%s %.1f %ld\n", name, t[reps / 2], n);
 	return 0;
 }
