@@ -1,9 +1,19 @@
 /* Convolution over oneDNN.  Activations are NHWC; the weights are kept in
- * PyTorch's OIHW and reordered, once per forward, into whatever layout each
+ * PyTorch's OIHW and reordered, once per pass, into whatever layout each
  * primitive asks for when queried.  Primitives are built once per input
- * shape and kept in the layer's plans. */
+ * shape and kept in the layer's plans.
+ *
+ * A plan runs either oneDNN's direct convolution, created on NHWC, or its
+ * Winograd convolution (3x3, stride 1), which takes activations only in a
+ * blocked layout of its choosing: the plan then reorders its input and
+ * output at its edges, through the context's scratch buffers.  Under the
+ * auto policy the first plan of each shape times both and keeps the
+ * faster; the verdict is remembered for the life of the process, so every
+ * layer of that shape, and every later run of it, makes the same choice. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache/error.h"
 #include "stages/nn/layer.h"
@@ -19,13 +29,19 @@ struct reorder {
 struct dfm_nn_conv_plan {
 	int64_t n, h, w;
 	bool subsample;                 /* strided 1x1: pick pixels, then stride 1 */
+	bool winograd;
 	struct dfm_nn_tensor sub, dsub;
-	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;
+	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;  /* NHWC, NHWC, OIHW, x */
+	dnnl_memory_desc_t psrc_md, pdst_md;  /* the activation layouts of the primitives */
 	dnnl_primitive_desc_t fwd_pd;
 	dnnl_primitive_t fwd, bwd_data, bwd_wei;
 	struct reorder wei_fwd, wei_bwd, diff_wei;
+	struct reorder src_in, dst_out, ddst_in, dsrc_out;  /* no-ops when direct */
 	float *wei_fwd_buf, *wei_bwd_buf, *diff_wei_buf;
 };
+
+/* Scratch buffers of the context, by role. */
+enum { SCRATCH_SRC, SCRATCH_DST, SCRATCH_DIFF_SRC };
 
 static int
 reorder_init(const struct dfm_nn_ctx *ctx, struct reorder *r, const dnnl_memory_desc_t *from,
@@ -96,21 +112,49 @@ blocked_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
 	return off + inner;
 }
 
+/* Whether the spatial axes of a 4-D blocked layout are plain strided ones,
+ * not split into inner blocks. */
+static bool
+spatial_plain(const dnnl_memory_desc_t *md)
+{
+	const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+
+	for (int k = 0; k < b->inner_nblks; k++)
+		if (b->inner_idxs[k] >= 2)
+			return false;
+	return true;
+}
+
 /* Copies 4-D weights between two blocked layouts on the calling thread.
  * Weights are small, and a oneDNN reorder opens a parallel region whose
- * cost, on a busy machine, is many times that of the copy.  Padding in the
- * destination is left as it is: zero, from the allocation. */
+ * cost, on a busy machine, is many times that of the copy.  The offset of
+ * each (out, in) kernel is worked out once and its pixels follow by stride
+ * where the layouts allow.  Padding in the destination is left as it is:
+ * zero, from the allocation. */
 static void
 copy_blocked(const dnnl_memory_desc_t *from, const float *src, const dnnl_memory_desc_t *to,
 	     float *dst)
 {
-	int64_t i[4];
+	const int64_t *fs = from->format_desc.blocking.strides, *ts = to->format_desc.blocking.strides;
+	bool fast = spatial_plain(from) && spatial_plain(to);
+	int64_t i[4] = {0, 0, 0, 0};
 
 	for (i[0] = 0; i[0] < from->dims[0]; i[0]++)
-		for (i[1] = 0; i[1] < from->dims[1]; i[1]++)
+		for (i[1] = 0; i[1] < from->dims[1]; i[1]++) {
+			int64_t f0, t0;
+
+			i[2] = i[3] = 0;
+			f0 = blocked_offset(from, i);
+			t0 = blocked_offset(to, i);
 			for (i[2] = 0; i[2] < from->dims[2]; i[2]++)
 				for (i[3] = 0; i[3] < from->dims[3]; i[3]++)
-					dst[blocked_offset(to, i)] = src[blocked_offset(from, i)];
+					if (fast)
+						dst[t0 + i[2] * ts[2] + i[3] * ts[3]] =
+							src[f0 + i[2] * fs[2] + i[3] * fs[3]];
+					else
+						dst[blocked_offset(to, i)] =
+							src[blocked_offset(from, i)];
+		}
 }
 
 static bool
@@ -183,7 +227,8 @@ static void
 plan_free(struct dfm_nn_conv_plan *p)
 {
 	dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_wei, p->wei_fwd.prim,
-				    p->wei_bwd.prim, p->diff_wei.prim};
+				    p->wei_bwd.prim, p->diff_wei.prim, p->src_in.prim,
+				    p->dst_out.prim, p->ddst_in.prim, p->dsrc_out.prim};
 
 	for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
 		if (prims[i])
@@ -271,8 +316,15 @@ create_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	return err;
 }
 
-/* Builds the descriptors of a shape and checks that the primitive takes
- * activations in the layout given, NHWC. */
+static dnnl_alg_kind_t
+algorithm(const struct dfm_nn_conv_plan *p)
+{
+	return p->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
+}
+
+/* Builds the descriptors of a shape and the forward primitive.  A direct
+ * plan must take activations as NHWC; a Winograd plan takes them in the
+ * layout it answers when queried, and gets reorders to and from NHWC. */
 static int
 plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	     struct dfm_nn_conv_plan *p)
@@ -281,7 +333,8 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
 	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, dst = {p->n, c->cout, oh, ow};
 	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
-	dnnl_memory_desc_t wei_any;
+	dnnl_format_tag_t act = p->winograd ? dnnl_format_tag_any : dnnl_nhwc;
+	dnnl_memory_desc_t wei_any, src_want, dst_want;
 	dnnl_convolution_desc_t d;
 	const dnnl_memory_desc_t *q;
 	int err;
@@ -296,6 +349,12 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32,
 								dnnl_nhwc), "destination");
 	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_want, 4, src, dnnl_f32, act),
+				   "source descriptor");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&dst_want, 4, dst, dnnl_f32, act),
+				   "destination");
+	if (!err)
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32,
 								dnnl_oihw), "weights descriptor");
 	if (!err)
@@ -307,22 +366,29 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 				   "weights descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
-			   dnnl_convolution_direct, &p->src_md, &wei_any,
-			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
-			   "convolution descriptor");
+			   algorithm(p), &src_want, &wei_any, c->has_bias ? &p->bias_md : NULL,
+			   &dst_want, strides, pad, pad_r), "convolution descriptor");
 	if (!err)
 		err = create_forward(ctx, c, &d, &p->fwd_pd);
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->fwd, p->fwd_pd), "convolution");
 	if (err)
 		return err;
-	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
-	if (!dnnl_memory_desc_equal(q, &p->src_md) ||
-	    !dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0),
-				    &p->dst_md))
+	p->psrc_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
+	p->pdst_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0);
+	if (!p->winograd && (!dnnl_memory_desc_equal(&p->psrc_md, &p->src_md) ||
+			     !dnnl_memory_desc_equal(&p->pdst_md, &p->dst_md)))
 		return dfm_nn_fail(DFM_ERR_DNNL, "convolution: activations not taken as NHWC");
+	err = reorder_init(ctx, &p->src_in, &p->src_md, &p->psrc_md);
+	if (!err)
+		err = reorder_init(ctx, &p->dst_out, &p->pdst_md, &p->dst_md);
+	if (!err)
+		err = reorder_init(ctx, &p->ddst_in, &p->dst_md, &p->pdst_md);
+	if (!err)
+		err = reorder_init(ctx, &p->dsrc_out, &p->psrc_md, &p->src_md);
 	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_weights_md, 0);
-	err = reorder_init(ctx, &p->wei_fwd, &p->wei_md, q);
+	if (!err)
+		err = reorder_init(ctx, &p->wei_fwd, &p->wei_md, q);
 	if (err)
 		return err;
 	p->wei_fwd_buf = dfm_nn_alloc(dnnl_memory_desc_get_size(q) / sizeof(float) + 1);
@@ -331,6 +397,8 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	return 0;
 }
 
+/* The backward passes are created on the forward's activation layouts, so
+ * gradients travel in the same layout as the activations. */
 static int
 plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		   struct dfm_nn_conv_plan *p)
@@ -346,9 +414,9 @@ plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
 							dnnl_format_tag_any), "weights descriptor");
 	if (!err)
-		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d,
-			   dnnl_convolution_direct, &p->src_md, &wei_any, &p->dst_md, strides, pad,
-			   pad_r), "convolution backward data descriptor");
+		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, algorithm(p),
+			   &p->psrc_md, &wei_any, &p->pdst_md, strides, pad, pad_r),
+			   "convolution backward data descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
 							      p->fwd_pd),
@@ -358,8 +426,9 @@ plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 				   "convolution backward data");
 	if (!err) {
 		q = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0);
-		if (!dnnl_memory_desc_equal(q, &p->src_md))
-			err = dfm_nn_fail(DFM_ERR_DNNL, "convolution: gradients not NHWC");
+		if (!dnnl_memory_desc_equal(q, &p->psrc_md))
+			err = dfm_nn_fail(DFM_ERR_DNNL,
+					  "convolution: gradients not in the forward's layout");
 	}
 	if (!err) {
 		q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -390,10 +459,9 @@ plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
 							dnnl_format_tag_any), "weights descriptor");
 	if (!err)
-		err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d,
-			   dnnl_convolution_direct, &p->src_md, &wei_any,
-			   c->has_bias ? &p->bias_md : NULL, &p->dst_md, strides, pad, pad_r),
-			   "convolution backward weights descriptor");
+		err = dfm_nn_check(dnnl_convolution_backward_weights_desc_init(&d, algorithm(p),
+			   &p->psrc_md, &wei_any, c->has_bias ? &p->bias_md : NULL, &p->pdst_md,
+			   strides, pad, pad_r), "convolution backward weights descriptor");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
 							      p->fwd_pd),
@@ -415,11 +483,279 @@ plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	return err;
 }
 
+/* NHWC data into the layout a primitive takes: data itself when the layouts
+ * agree, else a copy in scratch buffer slot. */
+static int
+edge_in(const struct dfm_nn_ctx *ctx, const struct reorder *r, const float *data, int slot,
+	const float **out)
+{
+	int k[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+	const dnnl_memory_desc_t *mds[2] = {&r->from, &r->to};
+	void *ptrs[2] = {(void *)data, NULL};
+	float *buf;
+
+	*out = data;
+	if (!r->prim)
+		return 0;
+	buf = dfm_nn_scratch(ctx, slot, dnnl_memory_desc_get_size(&r->to));
+	if (!buf)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution's activations");
+	ptrs[1] = buf;
+	*out = buf;
+	return run(ctx, r->prim, 2, k, mds, ptrs, "activation reorder");
+}
+
+/* Where a primitive writes what ends as NHWC data: data itself when the
+ * layouts agree, else scratch buffer slot, which edge_out then copies. */
+static float *
+edge_target(const struct dfm_nn_ctx *ctx, const struct reorder *r, float *data, int slot)
+{
+	return r->prim ? dfm_nn_scratch(ctx, slot, dnnl_memory_desc_get_size(&r->from)) : data;
+}
+
+static int
+edge_out(const struct dfm_nn_ctx *ctx, const struct reorder *r, const float *from, float *data)
+{
+	int k[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+	const dnnl_memory_desc_t *mds[2] = {&r->from, &r->to};
+	void *ptrs[2] = {(void *)from, data};
+
+	return r->prim ? run(ctx, r->prim, 2, k, mds, ptrs, "activation reorder") : 0;
+}
+
+/* y = conv(x) with OIHW weights w; x and y NHWC as the plan sees them. */
+static int
+forward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	    struct dfm_nn_conv_plan *p, const float *x, const float *w, float *y)
+{
+	int k[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+	const dnnl_memory_desc_t *mds[4] = {&p->psrc_md, &p->wei_fwd.to, &p->pdst_md,
+					    &p->bias_md};
+	const float *src;
+	float *dst = edge_target(ctx, &p->dst_out, y, SCRATCH_DST);
+	int err;
+
+	if (!dst)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution's activations");
+	err = reorder_run(ctx, &p->wei_fwd, w, p->wei_fwd_buf);
+	if (!err)
+		err = edge_in(ctx, &p->src_in, x, SCRATCH_SRC, &src);
+	if (!err) {
+		void *ptrs[4] = {(void *)src, p->wei_fwd_buf, dst, c->bias.data};
+
+		err = run(ctx, p->fwd, c->has_bias ? 4 : 3, k, mds, ptrs, "convolution");
+	}
+	if (!err)
+		err = edge_out(ctx, &p->dst_out, dst, y);
+	return err;
+}
+
+/* The gradients of x into dx and of the OIHW weights into dw (each unless
+ * NULL; db with dw when the layer has a bias), from dy, all NHWC as the
+ * plan sees them. */
+static int
+backward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	     struct dfm_nn_conv_plan *p, const float *x, const float *w, const float *dy,
+	     float *dx, float *dw, float *db)
+{
+	const float *pdy = NULL, *px;
+	int err = 0;
+
+	if (dx && !p->bwd_data)
+		err = plan_backward_data(ctx, c, p);
+	if (!err && dw && !p->bwd_wei)
+		err = plan_backward_weights(ctx, c, p);
+	if (!err)
+		err = edge_in(ctx, &p->ddst_in, dy, SCRATCH_DST, &pdy);
+	if (!err && dx) {
+		int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+		const dnnl_memory_desc_t *mds[3] = {&p->pdst_md, &p->wei_bwd.to, &p->psrc_md};
+		float *pdx = edge_target(ctx, &p->dsrc_out, dx, SCRATCH_DIFF_SRC);
+		void *ptrs[3] = {(void *)pdy, p->wei_bwd_buf, pdx};
+
+		err = pdx ? reorder_run(ctx, &p->wei_bwd, w, p->wei_bwd_buf)
+			  : dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution's gradients");
+		if (!err)
+			err = run(ctx, p->bwd_data, 3, k, mds, ptrs, "convolution backward data");
+		if (!err)
+			err = edge_out(ctx, &p->dsrc_out, pdx, dx);
+	}
+	if (!err && dw) {
+		int k[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
+			    DNNL_ARG_DIFF_BIAS};
+		const dnnl_memory_desc_t *mds[4] = {&p->psrc_md, &p->pdst_md, &p->diff_wei.from,
+						    &p->bias_md};
+
+		err = edge_in(ctx, &p->src_in, x, SCRATCH_SRC, &px);
+		if (!err) {
+			void *ptrs[4] = {(void *)px, (void *)pdy, p->diff_wei_buf, db};
+
+			err = run(ctx, p->bwd_wei, c->has_bias ? 4 : 3, k, mds, ptrs,
+				  "convolution backward weights");
+		}
+		if (!err)
+			err = reorder_run(ctx, &p->diff_wei, p->diff_wei_buf, dw);
+	}
+	return err;
+}
+
+/* What decides a convolution's speed, as the key of a remembered choice. */
+struct shape_key {
+	int64_t n, h, w;
+	int cin, cout, kh, kw, stride, ph, pw, threads;
+	bool bias, relu, train;
+};
+
+enum { MAX_CHOICES = 256 };
+
+static struct {
+	pthread_mutex_t lock;
+	struct shape_key key[MAX_CHOICES];
+	bool winograd[MAX_CHOICES];
+	int n;
+} choices = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct shape_key
+shape_key(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	  const struct dfm_nn_conv_plan *p, bool train)
+{
+	struct shape_key k;
+
+	memset(&k, 0, sizeof k);  /* padding too: keys are compared bytewise */
+	k.n = p->n, k.h = p->h, k.w = p->w;
+	k.cin = c->cin, k.cout = c->cout, k.kh = c->kh, k.kw = c->kw;
+	k.stride = c->stride, k.ph = c->ph, k.pw = c->pw, k.threads = ctx->threads;
+	k.bias = c->has_bias, k.relu = c->relu, k.train = train;
+	return k;
+}
+
+/* 1 (Winograd) or 0 (direct) when this shape was measured, else -1. */
+static int
+recall(const struct shape_key *k)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&choices.lock);
+	for (int i = 0; i < choices.n && found < 0; i++)
+		if (memcmp(&choices.key[i], k, sizeof *k) == 0)
+			found = choices.winograd[i];
+	pthread_mutex_unlock(&choices.lock);
+	return found;
+}
+
+static void
+remember(const struct shape_key *k, bool winograd)
+{
+	pthread_mutex_lock(&choices.lock);
+	if (choices.n < MAX_CHOICES) {
+		choices.key[choices.n] = *k;
+		choices.winograd[choices.n++] = winograd;
+	}
+	pthread_mutex_unlock(&choices.lock);
+}
+
+static double
+seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+enum { TIMING_RUNS = 3 };
+
+/* The best of a few runs of the plan's forward pass, and of its backward
+ * passes when it is for training, on zero data. */
+static int
+time_plan(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	  struct dfm_nn_conv_plan *p, bool train, double *best)
+{
+	size_t nx = dnnl_memory_desc_get_size(&p->src_md) / sizeof(float);
+	size_t ny = dnnl_memory_desc_get_size(&p->dst_md) / sizeof(float);
+	float *x = dfm_nn_alloc(nx), *y = dfm_nn_alloc(ny), *dx = dfm_nn_alloc(nx);
+	float *w = dfm_nn_alloc(c->weight.count), *dw = dfm_nn_alloc(c->weight.count);
+	float *db = dfm_nn_alloc((size_t)c->cout);
+	int err = 0;
+
+	if (!x || !y || !dx || !w || !dw || !db)
+		err = dfm_nn_fail(DFM_ERR_NOMEM, "no memory to time a convolution");
+	*best = 1e30;
+	for (int r = 0; r <= TIMING_RUNS && !err; r++) {
+		double t0 = seconds(), t;
+
+		err = forward_raw(ctx, c, p, x, w, y);
+		if (!err && train)
+			err = backward_raw(ctx, c, p, x, w, y, dx, dw, db);
+		t = seconds() - t0;
+		if (r > 0 && t < *best)  /* the first run warms caches and JIT code */
+			*best = t;
+	}
+	free(x), free(y), free(dx), free(w), free(dw), free(db);
+	return err;
+}
+
+/* A complete plan for one algorithm: forward, and backward when training. */
+static int
+plan_build(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	   struct dfm_nn_conv_plan *p, bool winograd, bool train)
+{
+	int err;
+
+	p->winograd = winograd;
+	err = plan_forward(ctx, c, p);
+	if (!err && train)
+		err = plan_backward_data(ctx, c, p);
+	if (!err && train)
+		err = plan_backward_weights(ctx, c, p);
+	return err;
+}
+
+/* Fills in the primitives of a plan whose shape is set, choosing the
+ * algorithm as the context's policy says. */
+static int
+plan_choose(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
+	    struct dfm_nn_conv_plan *p, bool train)
+{
+	struct dfm_nn_conv_plan wino = *p, direct = *p;
+	struct shape_key key = shape_key(ctx, c, p, train);
+	double t_wino, t_direct;
+	int known, err;
+
+	if (ctx->conv_algo == DFM_NN_CONV_DIRECT || c->kh != 3 || c->kw != 3 ||
+	    p->subsample || (ctx->conv_algo == DFM_NN_CONV_AUTO && recall(&key) == 0))
+		return plan_build(ctx, c, p, false, false);
+	if (plan_build(ctx, c, &wino, true, train)) {
+		/* No Winograd kernel for this shape or machine: direct it is. */
+		plan_free(&wino);
+		return plan_build(ctx, c, p, false, false);
+	}
+	known = recall(&key);
+	if (ctx->conv_algo == DFM_NN_CONV_WINOGRAD || known == 1) {
+		*p = wino;
+		return 0;
+	}
+	err = plan_build(ctx, c, &direct, false, train);
+	if (!err)
+		err = time_plan(ctx, c, &direct, train, &t_direct);
+	if (!err)
+		err = time_plan(ctx, c, &wino, train, &t_wino);
+	if (err) {
+		plan_free(&wino);
+		plan_free(&direct);
+		return err;
+	}
+	remember(&key, t_wino < t_direct);
+	*p = t_wino < t_direct ? wino : direct;
+	plan_free(t_wino < t_direct ? &direct : &wino);
+	return 0;
+}
+
 /* The plan for x's shape, made on first use; the oldest is replaced when
  * all slots are taken. */
 static int
 plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
-	 struct dfm_nn_conv_plan **out)
+	 bool train, struct dfm_nn_conv_plan **out)
 {
 	struct dfm_nn_conv_plan *p;
 	int err;
@@ -445,7 +781,7 @@ plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_n
 	p->h = x->dims[2];
 	p->w = x->dims[3];
 	p->subsample = c->kh == 1 && c->kw == 1 && c->stride > 1 && c->ph == 0 && c->pw == 0;
-	err = plan_forward(ctx, c, p);
+	err = plan_choose(ctx, c, p, train);
 	if (err) {
 		plan_free(p);
 		c->nplans--;
@@ -453,6 +789,16 @@ plan_for(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, const struct dfm_n
 	}
 	*out = p;
 	return 0;
+}
+
+bool
+dfm_nn_conv_winograd(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x)
+{
+	for (int i = 0; i < c->nplans; i++)
+		if (c->plans[i].n == x->dims[0] && c->plans[i].h == x->dims[2] &&
+		    c->plans[i].w == x->dims[3])
+			return c->plans[i].winograd;
+	return false;
 }
 
 /* sub = the pixels a strided 1x1 convolution reads. */
@@ -505,7 +851,7 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	struct dfm_nn_conv_plan *p;
 	int err;
 
-	err = plan_for(ctx, c, x, &p);
+	err = plan_for(ctx, c, x, train, &p);
 	if (err)
 		return err;
 	err = dfm_nn_tensor_shape(y, p->n, c->cout, out_size(c, p->h, 0), out_size(c, p->w, 1));
@@ -513,72 +859,12 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 		return err;
 	if (c->has_sn)
 		dfm_nn_sn_forward(&c->sn, c->weight.data, train);
-	err = reorder_run(ctx, &p->wei_fwd, effective_weight(c), p->wei_fwd_buf);
-	if (!err && p->subsample)
+	if (p->subsample)
 		err = pick_pixels(c, x, &p->sub);
 	if (err)
 		return err;
-	{
-		int k[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
-		const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->wei_fwd.to, &p->dst_md,
-						    &p->bias_md};
-		void *ptrs[4] = {p->subsample ? p->sub.data : x->data, p->wei_fwd_buf, y->data,
-				 c->bias.data};
-
-		return run(ctx, p->fwd, c->has_bias ? 4 : 3, k, mds, ptrs, "convolution");
-	}
-}
-
-static int
-backward_data(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c, struct dfm_nn_conv_plan *p,
-	      const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
-{
-	int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
-	const dnnl_memory_desc_t *mds[3] = {&p->dst_md, &p->wei_bwd.to, &p->src_md};
-	void *ptrs[3];
-	int err = 0;
-
-	if (!p->bwd_data)
-		err = plan_backward_data(ctx, c, p);
-	if (!err)
-		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
-	if (!err && p->subsample)
-		err = dfm_nn_tensor_like(&p->dsub, &p->sub);
-	if (!err)
-		err = reorder_run(ctx, &p->wei_bwd, effective_weight(c), p->wei_bwd_buf);
-	ptrs[0] = dy->data;
-	ptrs[1] = p->wei_bwd_buf;
-	ptrs[2] = p->subsample ? p->dsub.data : dx->data;
-	if (!err)
-		err = run(ctx, p->bwd_data, 3, k, mds, ptrs, "convolution backward data");
-	if (!err && p->subsample)
-		place_pixels(c, &p->dsub, dx);
-	return err;
-}
-
-static int
-backward_weights(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
-		 struct dfm_nn_conv_plan *p, const struct dfm_nn_tensor *x,
-		 const struct dfm_nn_tensor *dy)
-{
-	int k[4] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
-	const dnnl_memory_desc_t *mds[4] = {&p->src_md, &p->dst_md, &p->diff_wei.from,
-					    &p->bias_md};
-	void *ptrs[4] = {p->subsample ? p->sub.data : x->data, dy->data, NULL, c->bias.grad};
-	int err = 0;
-
-	if (!p->bwd_wei)
-		err = plan_backward_weights(ctx, c, p);
-	ptrs[2] = p->diff_wei_buf;
-	if (!err)
-		err = run(ctx, p->bwd_wei, c->has_bias ? 4 : 3, k, mds, ptrs,
-			  "convolution backward weights");
-	if (!err)
-		err = reorder_run(ctx, &p->diff_wei, p->diff_wei_buf,
-				  c->has_sn ? c->dw : c->weight.grad);
-	if (!err && c->has_sn)
-		dfm_nn_sn_backward(&c->sn, c->weight.data, c->dw, c->weight.grad);
-	return err;
+	return forward_raw(ctx, c, p, p->subsample ? p->sub.data : x->data, effective_weight(c),
+			   y->data);
 }
 
 int
@@ -587,12 +873,24 @@ dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 		     struct dfm_nn_tensor *dx)
 {
 	struct dfm_nn_conv_plan *p;
+	float *dw = NULL;
 	int err;
 
-	err = plan_for(ctx, c, x, &p);
+	err = plan_for(ctx, c, x, true, &p);
 	if (!err && dx)
-		err = backward_data(ctx, c, p, dy, dx);
-	if (!err && !c->frozen)
-		err = backward_weights(ctx, c, p, x, dy);
+		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
+	if (!err && dx && p->subsample)
+		err = dfm_nn_tensor_like(&p->dsub, &p->sub);
+	if (err)
+		return err;
+	if (!c->frozen)
+		dw = c->has_sn ? c->dw : c->weight.grad;
+	err = backward_raw(ctx, c, p, p->subsample ? p->sub.data : x->data, effective_weight(c),
+			   dy->data, dx ? (p->subsample ? p->dsub.data : dx->data) : NULL, dw,
+			   c->bias.grad);
+	if (!err && dx && p->subsample)
+		place_pixels(c, &p->dsub, dx);
+	if (!err && dw && c->has_sn)
+		dfm_nn_sn_backward(&c->sn, c->weight.data, c->dw, c->weight.grad);
 	return err;
 }

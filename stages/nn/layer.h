@@ -110,6 +110,8 @@ int dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 int dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 			 const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
 			 struct dfm_nn_tensor *dx);
+/* Whether the plan for x's shape runs Winograd (false when there is none). */
+bool dfm_nn_conv_winograd(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x);
 
 /* Fully connected layer on rows: y = x W' + b. */
 struct dfm_nn_linear {

@@ -39,24 +39,62 @@ dfm_nn_check(dnnl_status_t s, const char *what)
 }
 
 int
+dfm_nn_conv_algo_from_env(enum dfm_nn_conv_algo *out)
+{
+	const char *v = getenv("DFMAKE_CONV");
+
+	if (!v || !*v || strcmp(v, "auto") == 0)
+		*out = DFM_NN_CONV_AUTO;
+	else if (strcmp(v, "direct") == 0)
+		*out = DFM_NN_CONV_DIRECT;
+	else if (strcmp(v, "winograd") == 0)
+		*out = DFM_NN_CONV_WINOGRAD;
+	else
+		return dfm_nn_fail(DFM_ERR_USAGE,
+				   "DFMAKE_CONV is '%s'; want auto, direct or winograd", v);
+	return 0;
+}
+
+int
 dfm_nn_ctx_init(struct dfm_nn_ctx *ctx, int threads)
 {
 	int err;
 
 	memset(ctx, 0, sizeof *ctx);
+	err = dfm_nn_conv_algo_from_env(&ctx->conv_algo);
+	if (err)
+		return err;
+	ctx->scratch = calloc(DFM_NN_SCRATCH, sizeof *ctx->scratch);
+	if (!ctx->scratch)
+		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a context");
 	if (threads > 0)
 		omp_set_num_threads(threads);
 	ctx->threads = omp_get_max_threads();
 	err = dfm_nn_check(dnnl_engine_create(&ctx->engine, dnnl_cpu, 0), "engine");
+	if (!err)
+		err = dfm_nn_check(dnnl_stream_create(&ctx->stream, ctx->engine,
+						      dnnl_stream_default_flags), "stream");
 	if (err)
-		return err;
-	err = dfm_nn_check(dnnl_stream_create(&ctx->stream, ctx->engine,
-					      dnnl_stream_default_flags), "stream");
-	if (err) {
-		dnnl_engine_destroy(ctx->engine);
-		ctx->engine = NULL;
-	}
+		dfm_nn_ctx_free(ctx);
 	return err;
+}
+
+float *
+dfm_nn_scratch(const struct dfm_nn_ctx *ctx, int i, size_t bytes)
+{
+	struct dfm_nn_buf *b = &ctx->scratch[i];
+	size_t n = bytes / sizeof(float) + 1;
+
+	if (n > b->cap) {
+		float *p = dfm_nn_alloc(n);
+
+		if (!p)
+			return NULL;
+		free(b->p);
+		b->p = p;
+		b->cap = n;
+	}
+	return b->p;
 }
 
 void
@@ -66,6 +104,9 @@ dfm_nn_ctx_free(struct dfm_nn_ctx *ctx)
 		dnnl_stream_destroy(ctx->stream);
 	if (ctx->engine)
 		dnnl_engine_destroy(ctx->engine);
+	for (int i = 0; ctx->scratch && i < DFM_NN_SCRATCH; i++)
+		free(ctx->scratch[i].p);
+	free(ctx->scratch);
 	memset(ctx, 0, sizeof *ctx);
 }
 
@@ -99,8 +140,11 @@ dfm_nn_describe(const struct dfm_nn_ctx *ctx, char *buf, size_t len)
 {
 	const dnnl_version_t *v = dnnl_version();
 
-	snprintf(buf, len, "oneDNN %d.%d.%d %s, %d threads", v->major, v->minor, v->patch,
-		 isa_name(dnnl_get_effective_cpu_isa()), ctx->threads);
+	static const char *algo[] = {"auto", "direct", "Winograd"};
+
+	snprintf(buf, len, "oneDNN %d.%d.%d %s, %d threads, %s convolutions", v->major,
+		 v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()), ctx->threads,
+		 algo[ctx->conv_algo]);
 }
 
 float *

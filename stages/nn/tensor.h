@@ -4,9 +4,12 @@
  * threads every primitive and hand-written kernel uses.  A tensor is a
  * logical shape in PyTorch order (N, C, H, W for images, N, F for rows) plus
  * the oneDNN memory descriptor of its bytes.  Images are stored channels
- * last (NHWC): the convolutions are created on that layout, and the
+ * last (NHWC): direct convolutions are created on that layout, and the
  * hand-written kernels (normalisation, pooling, upsampling) index it
- * directly.  Reorders to and from PyTorch's NCHW happen only at the edges
+ * directly.  A convolution whose fastest kernel wants another layout
+ * (Winograd's blocked one) reorders its own input and output through the
+ * context's scratch buffers; docs/nn.md measures that cost.  Reorders to
+ * and from PyTorch's NCHW happen only at the edges of the library
  * (dfm_nn_tensor_from_nchw, dfm_nn_tensor_to_nchw). */
 #ifndef DFM_NN_TENSOR_H
 #define DFM_NN_TENSOR_H
@@ -16,10 +19,27 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+/* How convolutions that allow it (3x3, stride 1) pick their algorithm:
+ * by measuring direct and Winograd on first use of each shape (auto), or
+ * always one of them.  Winograd falls back to direct where oneDNN has no
+ * Winograd kernel for the machine. */
+enum dfm_nn_conv_algo { DFM_NN_CONV_AUTO, DFM_NN_CONV_DIRECT, DFM_NN_CONV_WINOGRAD };
+
+/* A growable buffer of floats, 64-byte aligned. */
+struct dfm_nn_buf {
+	float *p;
+	size_t cap;
+};
+
+enum { DFM_NN_SCRATCH = 3 };
+
 struct dfm_nn_ctx {
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
 	int threads;
+	enum dfm_nn_conv_algo conv_algo;  /* from DFMAKE_CONV, auto by default */
+	struct dfm_nn_buf *scratch;       /* DFM_NN_SCRATCH buffers for activations in
+					   * a primitive's own layout */
 };
 
 struct dfm_nn_tensor {
@@ -37,11 +57,19 @@ struct dfm_nn_tensor {
  * free it with dfm_nn_ctx_free(). */
 int dfm_nn_ctx_init(struct dfm_nn_ctx *ctx, int threads);
 
+/* The algorithm policy DFMAKE_CONV names ("auto", "direct", "winograd";
+ * auto when unset).  Returns 0, or DFM_ERR_USAGE for another value. */
+int dfm_nn_conv_algo_from_env(enum dfm_nn_conv_algo *out);
+
+/* Buffer i of the context's scratch, holding at least bytes, or NULL when
+ * memory runs out.  Contents are unspecified. */
+float *dfm_nn_scratch(const struct dfm_nn_ctx *ctx, int i, size_t bytes);
+
 /* Releases the engine and stream of a context. */
 void dfm_nn_ctx_free(struct dfm_nn_ctx *ctx);
 
-/* Describes the compute setting for run records, e.g. "oneDNN 2.6.3 avx2,
- * 2 threads", into buf of len bytes. */
+/* Describes the compute setting for run records, e.g. "oneDNN 2.6.3
+ * avx512_core, 2 threads, auto convolutions", into buf of len bytes. */
 void dfm_nn_describe(const struct dfm_nn_ctx *ctx, char *buf, size_t len);
 
 /* The message of the last failure of this thread inside the library.

@@ -311,6 +311,9 @@ def main():
     sngan_step()
     resnet("resnet_cifar", False, 2, 32)
     resnet("resnet_imagenet", True, 1, 64)
+    # Wide enough for oneDNN's blocked Winograd kernels to be worth testing;
+    # last, so that the fixtures above keep their random numbers.
+    conv("conv3x3_wide", 16, 32, 3, 1, 1, True, hw=8)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,16 @@ check_sn_after(const struct dfm_nn_sn *sn, const struct nn_fixture *f)
 	CHECK_PARITY(nn_array_err(sn->v, (size_t)sn->cols, f, "weight_v_after"));
 }
 
+/* oneDNN 2.6 has Winograd convolutions on AVX-512 machines only. */
+static bool
+machine_has_winograd(void)
+{
+	return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core;
+}
+
 static void
-conv_case(const char *name, int cin, int cout, int k, int stride, int pad, bool sn)
+conv_algo_case(const char *name, int cin, int cout, int k, int stride, int pad, bool sn,
+	       enum dfm_nn_conv_algo algo)
 {
 	struct dfm_nn_ctx ctx;
 	struct nn_fixture f;
@@ -33,6 +41,7 @@ conv_case(const char *name, int cin, int cout, int k, int stride, int pad, bool 
 	if (nn_fixture_open(&f, name))
 		return;
 	CHECK_INT(dfm_nn_ctx_init(&ctx, 0), 0);
+	ctx.conv_algo = algo;
 	CHECK_INT(dfm_nn_conv_init(&c, cin, cout, k, stride, pad, true, sn), 0);
 	nn_fx_copy(&f, sn ? "weight_orig" : "weight", c.weight.data, c.weight.count);
 	nn_fx_copy(&f, "bias", c.bias.data, c.bias.count);
@@ -48,6 +57,9 @@ conv_case(const char *name, int cin, int cout, int k, int stride, int pad, bool 
 	CHECK_PARITY(nn_array_err(c.bias.grad, c.bias.count, &f, "dbias"));
 	if (sn)
 		check_sn_after(&c.sn, &f);
+	/* Winograd where asked for and possible (3x3, stride 1), else direct. */
+	CHECK(dfm_nn_conv_winograd(&c, &x) == (algo == DFM_NN_CONV_WINOGRAD && k == 3 &&
+					       stride == 1 && machine_has_winograd()));
 	dfm_nn_tensor_free(&x);
 	dfm_nn_tensor_free(&y);
 	dfm_nn_tensor_free(&dy);
@@ -55,6 +67,14 @@ conv_case(const char *name, int cin, int cout, int k, int stride, int pad, bool 
 	dfm_nn_conv_free(&c);
 	dfm_nn_ctx_free(&ctx);
 	nn_fixture_close(&f);
+}
+
+/* The same parity under both algorithms. */
+static void
+conv_case(const char *name, int cin, int cout, int k, int stride, int pad, bool sn)
+{
+	conv_algo_case(name, cin, cout, k, stride, pad, sn, DFM_NN_CONV_DIRECT);
+	conv_algo_case(name, cin, cout, k, stride, pad, sn, DFM_NN_CONV_WINOGRAD);
 }
 
 TEST(nn_conv3x3_parity)
@@ -65,6 +85,57 @@ TEST(nn_conv3x3_parity)
 TEST(nn_conv3x3_sn_parity)
 {
 	conv_case("conv3x3_sn", 5, 7, 3, 1, 1, true);
+}
+
+TEST(nn_conv3x3_wide_sn_parity)
+{
+	conv_case("conv3x3_wide", 16, 32, 3, 1, 1, true);
+}
+
+/* Under auto, every convolution of one shape makes the same choice, so that
+ * two runs in one process train alike. */
+TEST(nn_conv_auto_choice_is_remembered)
+{
+	struct dfm_nn_ctx ctx;
+	struct dfm_nn_conv a, b;
+	struct dfm_nn_tensor x = {0}, y = {0};
+
+	CHECK_INT(dfm_nn_ctx_init(&ctx, 0), 0);
+	ctx.conv_algo = DFM_NN_CONV_AUTO;
+	CHECK_INT(dfm_nn_conv_init(&a, 16, 16, 3, 1, 1, false, false), 0);
+	CHECK_INT(dfm_nn_conv_init(&b, 16, 16, 3, 1, 1, false, false), 0);
+	CHECK_INT(dfm_nn_tensor_shape(&x, 4, 16, 8, 8), 0);
+	dfm_nn_tensor_zero(&x);
+	for (int i = 0; i < 5; i++) {
+		CHECK_INT(dfm_nn_conv_forward(&ctx, &a, &x, &y, true), 0);
+		CHECK_INT(dfm_nn_conv_forward(&ctx, &b, &x, &y, true), 0);
+		CHECK(dfm_nn_conv_winograd(&a, &x) == dfm_nn_conv_winograd(&b, &x));
+		dfm_nn_conv_free(&a);
+		dfm_nn_conv_free(&b);
+		CHECK_INT(dfm_nn_conv_init(&a, 16, 16, 3, 1, 1, false, false), 0);
+		CHECK_INT(dfm_nn_conv_init(&b, 16, 16, 3, 1, 1, false, false), 0);
+	}
+	dfm_nn_conv_free(&a);
+	dfm_nn_conv_free(&b);
+	dfm_nn_tensor_free(&x);
+	dfm_nn_tensor_free(&y);
+	dfm_nn_ctx_free(&ctx);
+}
+
+TEST(nn_conv_policy_from_environment)
+{
+	enum dfm_nn_conv_algo algo;
+	struct dfm_nn_ctx ctx;
+
+	setenv("DFMAKE_CONV", "winograd", 1);
+	CHECK_INT(dfm_nn_conv_algo_from_env(&algo), 0);
+	CHECK_INT(algo, DFM_NN_CONV_WINOGRAD);
+	setenv("DFMAKE_CONV", "fast", 1);
+	CHECK_INT(dfm_nn_ctx_init(&ctx, 0), DFM_ERR_USAGE);
+	CHECK(strstr(dfm_nn_errmsg(), "DFMAKE_CONV is 'fast'") != NULL);
+	unsetenv("DFMAKE_CONV");
+	CHECK_INT(dfm_nn_conv_algo_from_env(&algo), 0);
+	CHECK_INT(algo, DFM_NN_CONV_AUTO);
 }
 
 TEST(nn_conv1x1_stride2_parity)
@@ -466,5 +537,6 @@ TEST(nn_describe_names_version_and_threads)
 	dfm_nn_describe(&ctx, buf, sizeof buf);
 	CHECK(strncmp(buf, "oneDNN 2.", 9) == 0);
 	CHECK(strstr(buf, ", 1 threads") != NULL);
+	CHECK(strstr(buf, "convolutions") != NULL);
 	dfm_nn_ctx_free(&ctx);
 }
