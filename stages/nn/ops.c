@@ -45,8 +45,11 @@ dfm_nn_relu_backward(const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *
 	if (err)
 		return err;
 #pragma omp parallel for simd schedule(static)
-	for (size_t i = 0; i < n; i++)
-		out[i] = xs[i] > 0 ? g[i] : 0;
+	for (size_t i = 0; i < n; i++) {
+		float gi = g[i];  /* loaded unconditionally, so that it vectorises */
+
+		out[i] = xs[i] > 0 ? gi : 0;
+	}
 	return 0;
 }
 
@@ -139,6 +142,7 @@ sum2x2(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, float scale,
 			const float *b = a + 2 * w * c;
 			float *o = y->data + ((i * h + oy) * w + ox) * c;
 
+#pragma omp simd
 			for (int64_t ch = 0; ch < c; ch++)
 				o[ch] = scale * ((a[ch] + a[c + ch]) + (b[ch] + b[c + ch]));
 		}
@@ -171,6 +175,7 @@ dfm_nn_avgpool2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *d
 			float *b = a + 2 * w * c;
 			const float *g = dy->data + ((i * h + oy) * w + ox) * c;
 
+#pragma omp simd
 			for (int64_t ch = 0; ch < c; ch++)
 				a[ch] = a[c + ch] = b[ch] = b[c + ch] = 0.25f * g[ch];
 		}
