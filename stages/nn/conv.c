@@ -1,15 +1,19 @@
-/* Convolution over oneDNN.  Activations are NHWC; the weights are kept in
- * PyTorch's OIHW and reordered, once per pass, into whatever layout each
- * primitive asks for when queried.  Primitives are built once per input
- * shape and kept in the layer's plans.
+/* Convolution over oneDNN.  The primitives are created with activation
+ * layouts left to oneDNN and queried: the output tensor takes the layout
+ * the primitive writes (channel blocks on AVX-512 and AVX2) whenever the
+ * library's kernels take it, so the next layer reads it as it is; an input
+ * in another layout, or an output the kernels do not take (padded blocks
+ * of a three-channel image), is reordered at the edge through the
+ * context's scratch buffers.  Gradients are laid out as their activations.
+ * The weights are kept in PyTorch's OIHW and reordered, once per pass, into
+ * whatever layout each primitive asks for.  Primitives are built once per
+ * input shape and kept in the layer's plans.
  *
- * A plan runs either oneDNN's direct convolution, created on NHWC, or its
- * Winograd convolution (3x3, stride 1), which takes activations only in a
- * blocked layout of its choosing: the plan then reorders its input and
- * output at its edges, through the context's scratch buffers.  Under the
- * auto policy the first plan of each shape times both and keeps the
- * faster; the verdict is remembered for the life of the process, so every
- * layer of that shape, and every later run of it, makes the same choice. */
+ * A plan runs either oneDNN's direct convolution or its Winograd one (3x3,
+ * stride 1, AVX-512 only in oneDNN 2.6).  Under the auto policy the first
+ * plan of each shape times both and keeps the faster; the verdict is
+ * remembered for the life of the process, so every layer of that shape,
+ * and every later run of it in the process, makes the same choice. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +26,9 @@ enum { MAX_PLANS = 4 };
 
 /* A reorder between two fixed layouts, built once. */
 struct reorder {
-	dnnl_primitive_t prim;
+	dnnl_primitive_t prim;          /* NULL when the layouts agree */
 	dnnl_memory_desc_t from, to;
+	bool ready;
 };
 
 struct dfm_nn_conv_plan {
@@ -33,10 +38,12 @@ struct dfm_nn_conv_plan {
 	struct dfm_nn_tensor sub, dsub;
 	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;  /* NHWC, NHWC, OIHW, x */
 	dnnl_memory_desc_t psrc_md, pdst_md;  /* the activation layouts of the primitives */
+	dnnl_memory_desc_t out_md;            /* the output tensor's: pdst_md or NHWC */
+	int64_t out_cb;                       /* its channel block */
 	dnnl_primitive_desc_t fwd_pd;
 	dnnl_primitive_t fwd, bwd_data, bwd_wei;
 	struct reorder wei_fwd, wei_bwd, diff_wei;
-	struct reorder src_in, dst_out, ddst_in, dsrc_out;  /* no-ops when direct */
+	struct reorder src_in, dst_out, ddst_in, dsrc_out;  /* at the edges, as needed */
 	float *wei_fwd_buf, *wei_bwd_buf, *diff_wei_buf;
 };
 
@@ -60,6 +67,25 @@ reorder_init(const struct dfm_nn_ctx *ctx, struct reorder *r, const dnnl_memory_
 		return err;
 	err = dfm_nn_check(dnnl_primitive_create(&r->prim, pd), "reorder");
 	dnnl_primitive_desc_destroy(pd);
+	return err;
+}
+
+/* Makes r a reorder from one layout to another, rebuilding it only when
+ * either differs from last time. */
+static int
+reorder_ensure(const struct dfm_nn_ctx *ctx, struct reorder *r, const dnnl_memory_desc_t *from,
+	       const dnnl_memory_desc_t *to)
+{
+	int err;
+
+	if (r->ready && dnnl_memory_desc_equal(&r->from, from) &&
+	    dnnl_memory_desc_equal(&r->to, to))
+		return 0;
+	if (r->prim)
+		dnnl_primitive_destroy(r->prim);
+	r->prim = NULL;
+	err = reorder_init(ctx, r, from, to);
+	r->ready = !err;
 	return err;
 }
 
@@ -322,9 +348,8 @@ algorithm(const struct dfm_nn_conv_plan *p)
 	return p->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
-/* Builds the descriptors of a shape and the forward primitive.  A direct
- * plan must take activations as NHWC; a Winograd plan takes them in the
- * layout it answers when queried, and gets reorders to and from NHWC. */
+/* Builds the descriptors of a shape and the forward primitive, and settles
+ * the layout of the output tensor. */
 static int
 plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	     struct dfm_nn_conv_plan *p)
@@ -333,7 +358,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
 	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, dst = {p->n, c->cout, oh, ow};
 	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
-	dnnl_format_tag_t act = p->winograd ? dnnl_format_tag_any : dnnl_nhwc;
+	dnnl_format_tag_t act = dnnl_format_tag_any;
 	dnnl_memory_desc_t wei_any, src_want, dst_want;
 	dnnl_convolution_desc_t d;
 	const dnnl_memory_desc_t *q;
@@ -376,16 +401,11 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		return err;
 	p->psrc_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
 	p->pdst_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0);
-	if (!p->winograd && (!dnnl_memory_desc_equal(&p->psrc_md, &p->src_md) ||
-			     !dnnl_memory_desc_equal(&p->pdst_md, &p->dst_md)))
-		return dfm_nn_fail(DFM_ERR_DNNL, "convolution: activations not taken as NHWC");
-	err = reorder_init(ctx, &p->src_in, &p->src_md, &p->psrc_md);
-	if (!err)
-		err = reorder_init(ctx, &p->dst_out, &p->pdst_md, &p->dst_md);
-	if (!err)
-		err = reorder_init(ctx, &p->ddst_in, &p->dst_md, &p->pdst_md);
-	if (!err)
-		err = reorder_init(ctx, &p->dsrc_out, &p->psrc_md, &p->src_md);
+	p->out_cb = ctx->nhwc ? 0 : dfm_nn_layout_cblock(&p->pdst_md);
+	p->out_md = p->out_cb ? p->pdst_md : p->dst_md;
+	if (!p->out_cb)
+		p->out_cb = c->cout;
+	err = reorder_ensure(ctx, &p->dst_out, &p->pdst_md, &p->out_md);
 	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_weights_md, 0);
 	if (!err)
 		err = reorder_init(ctx, &p->wei_fwd, &p->wei_md, q);
@@ -483,20 +503,21 @@ plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	return err;
 }
 
-/* NHWC data into the layout a primitive takes: data itself when the layouts
- * agree, else a copy in scratch buffer slot. */
+/* Data laid out as md into the layout a primitive takes, want: data itself
+ * when the layouts agree, else a copy in scratch buffer slot. */
 static int
-edge_in(const struct dfm_nn_ctx *ctx, const struct reorder *r, const float *data, int slot,
-	const float **out)
+edge_in(const struct dfm_nn_ctx *ctx, struct reorder *r, const dnnl_memory_desc_t *md,
+	const dnnl_memory_desc_t *want, const float *data, int slot, const float **out)
 {
 	int k[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
 	const dnnl_memory_desc_t *mds[2] = {&r->from, &r->to};
 	void *ptrs[2] = {(void *)data, NULL};
 	float *buf;
+	int err = reorder_ensure(ctx, r, md, want);
 
 	*out = data;
-	if (!r->prim)
-		return 0;
+	if (err || !r->prim)
+		return err;
 	buf = dfm_nn_scratch(ctx, slot, dnnl_memory_desc_get_size(&r->to));
 	if (!buf)
 		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution's activations");
@@ -505,8 +526,9 @@ edge_in(const struct dfm_nn_ctx *ctx, const struct reorder *r, const float *data
 	return run(ctx, r->prim, 2, k, mds, ptrs, "activation reorder");
 }
 
-/* Where a primitive writes what ends as NHWC data: data itself when the
- * layouts agree, else scratch buffer slot, which edge_out then copies. */
+/* Where a primitive writes what ends in data, laid out as r->to: data
+ * itself when the layouts agree, else scratch buffer slot, which edge_out
+ * then copies. */
 static float *
 edge_target(const struct dfm_nn_ctx *ctx, const struct reorder *r, float *data, int slot)
 {
@@ -523,10 +545,11 @@ edge_out(const struct dfm_nn_ctx *ctx, const struct reorder *r, const float *fro
 	return r->prim ? run(ctx, r->prim, 2, k, mds, ptrs, "activation reorder") : 0;
 }
 
-/* y = conv(x) with OIHW weights w; x and y NHWC as the plan sees them. */
+/* y = conv(x) with OIHW weights w; x laid out as xmd, y as p->out_md. */
 static int
 forward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
-	    struct dfm_nn_conv_plan *p, const float *x, const float *w, float *y)
+	    struct dfm_nn_conv_plan *p, const dnnl_memory_desc_t *xmd, const float *x,
+	    const float *w, float *y)
 {
 	int k[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
 	const dnnl_memory_desc_t *mds[4] = {&p->psrc_md, &p->wei_fwd.to, &p->pdst_md,
@@ -539,7 +562,7 @@ forward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		return dfm_nn_fail(DFM_ERR_NOMEM, "no memory for a convolution's activations");
 	err = reorder_run(ctx, &p->wei_fwd, w, p->wei_fwd_buf);
 	if (!err)
-		err = edge_in(ctx, &p->src_in, x, SCRATCH_SRC, &src);
+		err = edge_in(ctx, &p->src_in, xmd, &p->psrc_md, x, SCRATCH_SRC, &src);
 	if (!err) {
 		void *ptrs[4] = {(void *)src, p->wei_fwd_buf, dst, c->bias.data};
 
@@ -551,12 +574,13 @@ forward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 }
 
 /* The gradients of x into dx and of the OIHW weights into dw (each unless
- * NULL; db with dw when the layer has a bias), from dy, all NHWC as the
- * plan sees them. */
+ * NULL; db with dw when the layer has a bias), from dy; x and dx are laid
+ * out as xmd, dy as dymd. */
 static int
 backward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
-	     struct dfm_nn_conv_plan *p, const float *x, const float *w, const float *dy,
-	     float *dx, float *dw, float *db)
+	     struct dfm_nn_conv_plan *p, const dnnl_memory_desc_t *xmd, const float *x,
+	     const float *w, const dnnl_memory_desc_t *dymd, const float *dy, float *dx,
+	     float *dw, float *db)
 {
 	const float *pdy = NULL, *px;
 	int err = 0;
@@ -566,7 +590,9 @@ backward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	if (!err && dw && !p->bwd_wei)
 		err = plan_backward_weights(ctx, c, p);
 	if (!err)
-		err = edge_in(ctx, &p->ddst_in, dy, SCRATCH_DST, &pdy);
+		err = edge_in(ctx, &p->ddst_in, dymd, &p->pdst_md, dy, SCRATCH_DST, &pdy);
+	if (!err && dx)
+		err = reorder_ensure(ctx, &p->dsrc_out, &p->psrc_md, xmd);
 	if (!err && dx) {
 		int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
 		const dnnl_memory_desc_t *mds[3] = {&p->pdst_md, &p->wei_bwd.to, &p->psrc_md};
@@ -586,7 +612,7 @@ backward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		const dnnl_memory_desc_t *mds[4] = {&p->psrc_md, &p->pdst_md, &p->diff_wei.from,
 						    &p->bias_md};
 
-		err = edge_in(ctx, &p->src_in, x, SCRATCH_SRC, &px);
+		err = edge_in(ctx, &p->src_in, xmd, &p->psrc_md, x, SCRATCH_SRC, &px);
 		if (!err) {
 			void *ptrs[4] = {(void *)px, (void *)pdy, p->diff_wei_buf, db};
 
@@ -666,13 +692,14 @@ seconds(void)
 enum { TIMING_RUNS = 3 };
 
 /* The best of a few runs of the plan's forward pass, and of its backward
- * passes when it is for training, on zero data. */
+ * passes when it is for training, on zero data in the layouts the plan
+ * takes and gives. */
 static int
 time_plan(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	  struct dfm_nn_conv_plan *p, bool train, double *best)
 {
-	size_t nx = dnnl_memory_desc_get_size(&p->src_md) / sizeof(float);
-	size_t ny = dnnl_memory_desc_get_size(&p->dst_md) / sizeof(float);
+	size_t nx = dnnl_memory_desc_get_size(&p->psrc_md) / sizeof(float);
+	size_t ny = dnnl_memory_desc_get_size(&p->out_md) / sizeof(float);
 	float *x = dfm_nn_alloc(nx), *y = dfm_nn_alloc(ny), *dx = dfm_nn_alloc(nx);
 	float *w = dfm_nn_alloc(c->weight.count), *dw = dfm_nn_alloc(c->weight.count);
 	float *db = dfm_nn_alloc((size_t)c->cout);
@@ -684,9 +711,10 @@ time_plan(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	for (int r = 0; r <= TIMING_RUNS && !err; r++) {
 		double t0 = seconds(), t;
 
-		err = forward_raw(ctx, c, p, x, w, y);
+		err = forward_raw(ctx, c, p, &p->psrc_md, x, w, y);
 		if (!err && train)
-			err = backward_raw(ctx, c, p, x, w, y, dx, dw, db);
+			err = backward_raw(ctx, c, p, &p->psrc_md, x, w, &p->out_md, y, dx, dw,
+					   db);
 		t = seconds() - t0;
 		if (r > 0 && t < *best)  /* the first run warms caches and JIT code */
 			*best = t;
@@ -801,23 +829,23 @@ dfm_nn_conv_winograd(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x)
 	return false;
 }
 
-/* sub = the pixels a strided 1x1 convolution reads. */
+/* sub = the pixels a strided 1x1 convolution reads, in x's layout. */
 static int
 pick_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *x,
 	    struct dfm_nn_tensor *sub)
 {
-	int64_t n = x->dims[0], ch = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int64_t planes = dfm_nn_planes(x), cb = x->cb, h = x->dims[2], w = x->dims[3];
 	int64_t oh = out_size(c, h, 0), ow = out_size(c, w, 1), s = c->stride;
-	int err = dfm_nn_tensor_shape(sub, n, ch, oh, ow);
+	int err = dfm_nn_tensor_shape_blocked(sub, x->dims[0], x->dims[1], oh, ow, cb);
 
 	if (err)
 		return err;
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t q = 0; q < planes; q++)
 		for (int64_t y = 0; y < oh; y++)
 			for (int64_t xx = 0; xx < ow; xx++)
-				memcpy(sub->data + ((i * oh + y) * ow + xx) * ch,
-				       x->data + ((i * h + y * s) * w + xx * s) * ch,
-				       (size_t)ch * sizeof(float));
+				memcpy(sub->data + ((q * oh + y) * ow + xx) * cb,
+				       x->data + ((q * h + y * s) * w + xx * s) * cb,
+				       (size_t)cb * sizeof(float));
 	return 0;
 }
 
@@ -826,16 +854,16 @@ static void
 place_pixels(const struct dfm_nn_conv *c, const struct dfm_nn_tensor *dsub,
 	     struct dfm_nn_tensor *dx)
 {
-	int64_t n = dx->dims[0], ch = dx->dims[1], h = dx->dims[2], w = dx->dims[3];
+	int64_t planes = dfm_nn_planes(dx), cb = dx->cb, h = dx->dims[2], w = dx->dims[3];
 	int64_t oh = dsub->dims[2], ow = dsub->dims[3], s = c->stride;
 
 	dfm_nn_tensor_zero(dx);
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t q = 0; q < planes; q++)
 		for (int64_t y = 0; y < oh; y++)
 			for (int64_t xx = 0; xx < ow; xx++)
-				memcpy(dx->data + ((i * h + y * s) * w + xx * s) * ch,
-				       dsub->data + ((i * oh + y) * ow + xx) * ch,
-				       (size_t)ch * sizeof(float));
+				memcpy(dx->data + ((q * h + y * s) * w + xx * s) * cb,
+				       dsub->data + ((q * oh + y) * ow + xx) * cb,
+				       (size_t)cb * sizeof(float));
 }
 
 static const float *
@@ -854,7 +882,8 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 	err = plan_for(ctx, c, x, train, &p);
 	if (err)
 		return err;
-	err = dfm_nn_tensor_shape(y, p->n, c->cout, out_size(c, p->h, 0), out_size(c, p->w, 1));
+	err = dfm_nn_tensor_shape_blocked(y, p->n, c->cout, out_size(c, p->h, 0),
+					  out_size(c, p->w, 1), p->out_cb);
 	if (err)
 		return err;
 	if (c->has_sn)
@@ -863,8 +892,9 @@ dfm_nn_conv_forward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 		err = pick_pixels(c, x, &p->sub);
 	if (err)
 		return err;
-	return forward_raw(ctx, c, p, p->subsample ? p->sub.data : x->data, effective_weight(c),
-			   y->data);
+	if (p->subsample)
+		x = &p->sub;
+	return forward_raw(ctx, c, p, &x->md, x->data, effective_weight(c), y->data);
 }
 
 int
@@ -878,14 +908,15 @@ dfm_nn_conv_backward(const struct dfm_nn_ctx *ctx, struct dfm_nn_conv *c,
 
 	err = plan_for(ctx, c, x, true, &p);
 	if (!err && dx)
-		err = dfm_nn_tensor_shape(dx, p->n, c->cin, p->h, p->w);
+		err = dfm_nn_tensor_like(dx, x);
 	if (!err && dx && p->subsample)
 		err = dfm_nn_tensor_like(&p->dsub, &p->sub);
 	if (err)
 		return err;
 	if (!c->frozen)
 		dw = c->has_sn ? c->dw : c->weight.grad;
-	err = backward_raw(ctx, c, p, p->subsample ? p->sub.data : x->data, effective_weight(c),
+	err = backward_raw(ctx, c, p, p->subsample ? &p->sub.md : &x->md,
+			   p->subsample ? p->sub.data : x->data, effective_weight(c), &dy->md,
 			   dy->data, dx ? (p->subsample ? p->dsub.data : dx->data) : NULL, dw,
 			   c->bias.grad);
 	if (!err && dx && p->subsample)

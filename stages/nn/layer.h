@@ -7,8 +7,9 @@
  * backward pass needs; the caller keeps the forward inputs alive until the
  * backward pass.  Backward functions overwrite (never accumulate) the
  * gradients of the layer's parameters and write the gradient of the input
- * into dx, which may be NULL when it is not needed.  Images are NHWC (see
- * tensor.h); parameters are stored in PyTorch's layout (OIHW convolution
+ * into dx, which may be NULL when it is not needed; a gradient is laid out
+ * as its activation.  Images are NHWC or channel-blocked (see tensor.h);
+ * parameters are stored in PyTorch's layout (OIHW convolution
  * weights, (out, in) linear weights) so that they load and save under
  * PyTorch's names.  Every function returns 0 or an error from cache/error.h
  * with a message in dfm_nn_errmsg(). */
@@ -209,8 +210,9 @@ int dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor
 int dfm_nn_upsample2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx);
 /* Sum over H and W: images (N, C, H, W) to rows (N, C). */
 int dfm_nn_global_sum_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
-/* dx, shaped like the forward input (h, w), gets dy at every position. */
-int dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+/* dx, shaped and laid out like the forward input x, gets dy at every
+ * position. */
+int dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_tensor *x,
 			       struct dfm_nn_tensor *dx);
 /* Rows (N, C*H*W) read as PyTorch's view (N, C, H, W) into an image. */
 int dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_t w,
@@ -246,8 +248,8 @@ void dfm_nn_pool_free(struct dfm_nn_pool *p);
 
 /* Mean over H and W: images (N, C, H, W) to rows (N, C). */
 int dfm_nn_global_avg_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
-/* dx of the forward input's size (h, w): dy / (h w) everywhere. */
-int dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+/* dx shaped and laid out like the forward input x: dy / (h w) everywhere. */
+int dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_tensor *x,
 			       struct dfm_nn_tensor *dx);
 
 /* Concatenation of n images along channels (same N, H, W) into y. */

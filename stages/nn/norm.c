@@ -1,4 +1,5 @@
-/* Batch normalisation, plain and conditional, on NHWC images.
+/* Batch normalisation, plain and conditional, on images NHWC or in channel
+ * blocks (tensor.h).
  *
  * Sums over the batch are formed per sample first (in parallel) and then
  * added sample by sample in order, so results do not depend on the number
@@ -86,36 +87,41 @@ check_input(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *l
 }
 
 /* Per-sample means and sums of squared deviations, part[n][0..c) and
- * part[n][c..2c), in one parallel region: each sample's two passes run
- * while its rows are still in cache. */
+ * part[n][c..2c), in one parallel region: each channel block's two passes
+ * run while its pixels are still in cache. */
 static void
 sample_moments(const struct dfm_nn_tensor *x, double *part)
 {
-	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+	int64_t n = x->dims[0], c = x->dims[1], cb = x->cb, nb = c / cb;
+	int64_t hw = x->dims[2] * x->dims[3];
 
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
 		double *mean = part + 2 * i * c, *m2 = mean + c;
-		const float *xi = x->data + i * hw * c;
 
 		memset(mean, 0, 2 * (size_t)c * sizeof *mean);
-		for (int64_t p = 0; p < hw; p++) {
-			const float *xr = xi + p * c;
+		for (int64_t b = 0; b < nb; b++) {
+			const float *xb = x->data + (i * nb + b) * hw * cb;
+			double *mb = mean + b * cb, *vb = m2 + b * cb;
+
+			for (int64_t p = 0; p < hw; p++) {
+				const float *xr = xb + p * cb;
 
 #pragma omp simd
-			for (int64_t ch = 0; ch < c; ch++)
-				mean[ch] += xr[ch];
-		}
-		for (int64_t ch = 0; ch < c; ch++)
-			mean[ch] /= (double)hw;
-		for (int64_t p = 0; p < hw; p++) {
-			const float *xr = xi + p * c;
+				for (int64_t ch = 0; ch < cb; ch++)
+					mb[ch] += xr[ch];
+			}
+			for (int64_t ch = 0; ch < cb; ch++)
+				mb[ch] /= (double)hw;
+			for (int64_t p = 0; p < hw; p++) {
+				const float *xr = xb + p * cb;
 
 #pragma omp simd
-			for (int64_t ch = 0; ch < c; ch++) {
-				double d = (double)xr[ch] - mean[ch];
+				for (int64_t ch = 0; ch < cb; ch++) {
+					double d = (double)xr[ch] - mb[ch];
 
-				m2[ch] += d * d;
+					vb[ch] += d * d;
+				}
 			}
 		}
 	}
@@ -162,7 +168,7 @@ int
 dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
 		  struct dfm_nn_tensor *y, bool train)
 {
-	int64_t n, c = b->c, hw;
+	int64_t planes, c = b->c, cb, hw;
 	int err;
 
 	err = check_input(b, x, labels);
@@ -181,21 +187,23 @@ dfm_nn_bn_forward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int3
 		}
 	}
 	b->trained = train;
-	n = x->dims[0];
+	planes = dfm_nn_planes(x);
+	cb = x->cb;
 	hw = x->dims[2] * x->dims[3];
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		const float *g = row_of(&b->gamma, labels, i, c);
-		const float *be = row_of(&b->beta, labels, i, c);
-		const float *mean = b->mean, *rstd = b->rstd;
+	for (int64_t q = 0; q < planes; q++) {
+		int64_t i = q / (c / cb), c0 = q % (c / cb) * cb;
+		const float *g = row_of(&b->gamma, labels, i, c) + c0;
+		const float *be = row_of(&b->beta, labels, i, c) + c0;
+		const float *mean = b->mean + c0, *rstd = b->rstd + c0;
 		float lo = b->relu ? 0 : -INFINITY;
 
 		for (int64_t p = 0; p < hw; p++) {
-			const float *xr = x->data + (i * hw + p) * c;
-			float *yr = y->data + (i * hw + p) * c;
+			const float *xr = x->data + (q * hw + p) * cb;
+			float *yr = y->data + (q * hw + p) * cb;
 
 #pragma omp simd
-			for (int64_t ch = 0; ch < c; ch++) {
+			for (int64_t ch = 0; ch < cb; ch++) {
 				float v = (xr[ch] - mean[ch]) * rstd[ch] * g[ch] + be[ch];
 
 				yr[ch] = v > lo ? v : lo;
@@ -218,28 +226,33 @@ static void
 grad_sums(const struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
 	  const struct dfm_nn_tensor *dy, double *part)
 {
-	int64_t n = x->dims[0], c = b->c, hw = x->dims[2] * x->dims[3];
+	int64_t n = x->dims[0], c = b->c, cb = x->cb, nb = c / cb;
+	int64_t hw = x->dims[2] * x->dims[3];
 
 #pragma omp parallel for schedule(static)
 	for (int64_t i = 0; i < n; i++) {
-		const float *g = row_of(&b->gamma, labels, i, c);
-		const float *be = row_of(&b->beta, labels, i, c);
-		const float *mean = b->mean, *rstd = b->rstd;
-		double *sd = part + 2 * i * c, *sx = sd + c;
 		bool relu = b->relu;
 
-		memset(sd, 0, 2 * (size_t)c * sizeof *sd);
-		for (int64_t p = 0; p < hw; p++) {
-			const float *xr = x->data + (i * hw + p) * c;
-			const float *dr = dy->data + (i * hw + p) * c;
+		memset(part + 2 * i * c, 0, 2 * (size_t)c * sizeof *part);
+		for (int64_t k = 0; k < nb; k++) {
+			int64_t c0 = k * cb, q = i * nb + k;
+			const float *g = row_of(&b->gamma, labels, i, c) + c0;
+			const float *be = row_of(&b->beta, labels, i, c) + c0;
+			const float *mean = b->mean + c0, *rstd = b->rstd + c0;
+			double *sd = part + 2 * i * c + c0, *sx = sd + c;
+
+			for (int64_t p = 0; p < hw; p++) {
+				const float *xr = x->data + (q * hw + p) * cb;
+				const float *dr = dy->data + (q * hw + p) * cb;
 
 #pragma omp simd
-			for (int64_t ch = 0; ch < c; ch++) {
-				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
-				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
+				for (int64_t ch = 0; ch < cb; ch++) {
+					float xhat = (xr[ch] - mean[ch]) * rstd[ch];
+					float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
 
-				sd[ch] += d;
-				sx[ch] += d * xhat;
+					sd[ch] += d;
+					sx[ch] += d * xhat;
+				}
 			}
 		}
 	}
@@ -280,11 +293,13 @@ int
 dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int32_t *labels,
 		   const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
 {
-	int64_t n, c = b->c, hw;
+	int64_t planes, c = b->c, cb, hw;
 	double *k = NULL;
 	int err;
 
 	err = check_input(b, x, labels);
+	if (!err && (dy->cb != x->cb || dy->count != x->count))
+		err = dfm_nn_fail(DFM_ERR_USAGE, "batch norm: gradient does not match the input");
 	if (err)
 		return err;
 	if (b->nclass == 0)
@@ -300,27 +315,30 @@ dfm_nn_bn_backward(struct dfm_nn_bn *b, const struct dfm_nn_tensor *x, const int
 		err = dfm_nn_tensor_like(dx, x);
 	if (err || !dx)
 		goto out;
-	n = x->dims[0];
+	planes = dfm_nn_planes(x);
+	cb = x->cb;
 	hw = x->dims[2] * x->dims[3];
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		const float *g = row_of(&b->gamma, labels, i, c);
-		const float *be = row_of(&b->beta, labels, i, c);
-		const float *mean = b->mean, *rstd = b->rstd;
+	for (int64_t q = 0; q < planes; q++) {
+		int64_t i = q / (c / cb), c0 = q % (c / cb) * cb;
+		const float *g = row_of(&b->gamma, labels, i, c) + c0;
+		const float *be = row_of(&b->beta, labels, i, c) + c0;
+		const float *mean = b->mean + c0, *rstd = b->rstd + c0;
+		const double *k1 = k + c0, *k2 = k + c + c0;
 		bool relu = b->relu;
 
 		for (int64_t p = 0; p < hw; p++) {
-			const float *xr = x->data + (i * hw + p) * c;
-			const float *dr = dy->data + (i * hw + p) * c;
-			float *out = dx->data + (i * hw + p) * c;
+			const float *xr = x->data + (q * hw + p) * cb;
+			const float *dr = dy->data + (q * hw + p) * cb;
+			float *out = dx->data + (q * hw + p) * cb;
 
 #pragma omp simd
-			for (int64_t ch = 0; ch < c; ch++) {
+			for (int64_t ch = 0; ch < cb; ch++) {
 				float xhat = (xr[ch] - mean[ch]) * rstd[ch];
 				float d = masked(relu, dr[ch], xhat, g[ch], be[ch]);
 
-				out[ch] = rstd[ch] * (d * g[ch] - (float)k[ch] -
-						      xhat * (float)k[c + ch]);
+				out[ch] = rstd[ch] * (d * g[ch] - (float)k1[ch] -
+						      xhat * (float)k2[ch]);
 			}
 		}
 	}

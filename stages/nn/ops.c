@@ -1,6 +1,7 @@
-/* Element-wise and shape layers on NHWC images and rows.  All are memory
- * bound; each output element is written by one thread, so they are
- * deterministic at any thread count. */
+/* Element-wise and shape layers on images and rows.  Images may be NHWC or
+ * in channel blocks (tensor.h); outputs and gradients keep the layout of
+ * the input.  All are memory bound; each output element is written by one
+ * thread, so they are deterministic at any thread count. */
 #include <math.h>
 #include <string.h>
 
@@ -11,6 +12,19 @@ static int
 same_shape(struct dfm_nn_tensor *y, const struct dfm_nn_tensor *x)
 {
 	return y == x ? 0 : dfm_nn_tensor_like(y, x);
+}
+
+/* The two operands of an element-wise kernel: same shape, same layout (a
+ * gradient is laid out as its activation). */
+static int
+operands(const struct dfm_nn_tensor *a, const struct dfm_nn_tensor *b, const char *what)
+{
+	if (a->count != b->count || memcmp(a->dims, b->dims, sizeof a->dims) != 0)
+		return dfm_nn_fail(DFM_ERR_USAGE, "%s: shapes differ", what);
+	if (a->cb != b->cb)
+		return dfm_nn_fail(DFM_ERR_USAGE, "%s: layouts differ (%lld and %lld channels "
+				   "per block)", what, (long long)a->cb, (long long)b->cb);
+	return 0;
 }
 
 /* The kernels below are marked simd so that the compiler vectorises them
@@ -37,13 +51,16 @@ int
 dfm_nn_relu_backward(const struct dfm_nn_tensor *x, const struct dfm_nn_tensor *dy,
 		     struct dfm_nn_tensor *dx)
 {
-	int err = dx == dy ? 0 : dfm_nn_tensor_like(dx, x);
+	int err = operands(x, dy, "ReLU");
 	const float *xs = x->data, *g = dy->data;
-	float *out = dx->data;
+	float *out;
 	size_t n = x->count;
 
+	if (!err && dx != dy)
+		err = dfm_nn_tensor_like(dx, x);
 	if (err)
 		return err;
+	out = dx->data;
 #pragma omp parallel for simd schedule(static)
 	for (size_t i = 0; i < n; i++) {
 		float gi = g[i];  /* loaded unconditionally, so that it vectorises */
@@ -73,13 +90,16 @@ int
 dfm_nn_tanh_backward(const struct dfm_nn_tensor *y, const struct dfm_nn_tensor *dy,
 		     struct dfm_nn_tensor *dx)
 {
-	int err = dx == dy ? 0 : dfm_nn_tensor_like(dx, y);
+	int err = operands(y, dy, "tanh");
 	const float *ys = y->data, *g = dy->data;
-	float *out = dx->data;
+	float *out;
 	size_t n = y->count;
 
+	if (!err && dx != dy)
+		err = dfm_nn_tensor_like(dx, y);
 	if (err)
 		return err;
+	out = dx->data;
 #pragma omp parallel for simd schedule(static)
 	for (size_t i = 0; i < n; i++)
 		out[i] = g[i] * (1 - ys[i] * ys[i]);
@@ -93,9 +113,9 @@ dfm_nn_add(const struct dfm_nn_tensor *a, const struct dfm_nn_tensor *b,
 	size_t n = a->count;
 	int err;
 
-	if (a->count != b->count || memcmp(a->dims, b->dims, sizeof a->dims) != 0)
-		return dfm_nn_fail(DFM_ERR_USAGE, "add: shapes differ");
-	err = (y == a || y == b) ? 0 : dfm_nn_tensor_like(y, a);
+	err = operands(a, b, "add");
+	if (!err && y != a && y != b)
+		err = dfm_nn_tensor_like(y, a);
 	if (err)
 		return err;
 	{
@@ -126,11 +146,11 @@ static int
 sum2x2(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y, float scale,
        const char *what)
 {
-	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2] / 2, w = x->dims[3] / 2;
+	int64_t n = dfm_nn_planes(x), c = x->cb, h = x->dims[2] / 2, w = x->dims[3] / 2;
 	int err = check_image(x, what, true);
 
 	if (!err)
-		err = dfm_nn_tensor_shape(y, n, c, h, w);
+		err = dfm_nn_tensor_shape_blocked(y, x->dims[0], x->dims[1], h, w, x->cb);
 	if (err)
 		return err;
 #pragma omp parallel for schedule(static)
@@ -159,11 +179,11 @@ dfm_nn_avgpool2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 int
 dfm_nn_avgpool2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
 {
-	int64_t n = dy->dims[0], c = dy->dims[1], h = dy->dims[2], w = dy->dims[3];
+	int64_t n = dfm_nn_planes(dy), c = dy->cb, h = dy->dims[2], w = dy->dims[3];
 	int err = check_image(dy, "average pool", false);
 
 	if (!err)
-		err = dfm_nn_tensor_shape(dx, n, c, 2 * h, 2 * w);
+		err = dfm_nn_tensor_shape_blocked(dx, dy->dims[0], dy->dims[1], 2 * h, 2 * w, c);
 	if (err)
 		return err;
 #pragma omp parallel for schedule(static)
@@ -186,11 +206,11 @@ dfm_nn_avgpool2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *d
 int
 dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 {
-	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int64_t n = dfm_nn_planes(x), c = x->cb, h = x->dims[2], w = x->dims[3];
 	int err = check_image(x, "upsample", false);
 
 	if (!err)
-		err = dfm_nn_tensor_shape(y, n, c, 2 * h, 2 * w);
+		err = dfm_nn_tensor_shape_blocked(y, x->dims[0], x->dims[1], 2 * h, 2 * w, c);
 	if (err)
 		return err;
 #pragma omp parallel for schedule(static)
@@ -220,37 +240,48 @@ dfm_nn_upsample2_backward(const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *
 int
 dfm_nn_global_sum_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 {
-	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+	int64_t planes = dfm_nn_planes(x), cb = x->cb, nb = x->dims[1] / cb;
+	int64_t hw = x->dims[2] * x->dims[3];
 	int err = check_image(x, "global sum", false);
 
 	if (!err)
-		err = dfm_nn_tensor_shape(y, n, c, 0, 1);
+		err = dfm_nn_tensor_shape(y, x->dims[0], x->dims[1], 0, 1);
 	if (err)
 		return err;
 #pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		float *o = y->data + i * c;
+	for (int64_t q = 0; q < planes; q++) {
+		float *o = y->data + q * cb;  /* sample q / nb, channels (q % nb) * cb on */
+		const float *in = x->data + q * hw * cb;
 
-		memset(o, 0, (size_t)c * sizeof *o);
+		(void)nb;
+		memset(o, 0, (size_t)cb * sizeof *o);
 		for (int64_t p = 0; p < hw; p++)
-			for (int64_t ch = 0; ch < c; ch++)
-				o[ch] += x->data[(i * hw + p) * c + ch];
+#pragma omp simd
+			for (int64_t ch = 0; ch < cb; ch++)
+				o[ch] += in[p * cb + ch];
 	}
 	return 0;
 }
 
 int
-dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_tensor *x,
 			   struct dfm_nn_tensor *dx)
 {
-	int64_t n = dy->dims[0], c = dy->dims[1];
-	int err = dfm_nn_tensor_shape(dx, n, c, h, w);
+	int64_t planes, cb = x->cb, hw = x->dims[2] * x->dims[3];
+	int err = check_image(x, "global sum", false);
 
+	if (!err && (dy->ndim != 2 || dy->dims[0] != x->dims[0] || dy->dims[1] != x->dims[1]))
+		err = dfm_nn_fail(DFM_ERR_USAGE, "global sum: gradient does not match the input");
+	if (!err)
+		err = dfm_nn_tensor_like(dx, x);
 	if (err)
 		return err;
+	planes = dfm_nn_planes(dx);
 #pragma omp parallel for schedule(static)
-	for (int64_t r = 0; r < n * h * w; r++)
-		memcpy(dx->data + r * c, dy->data + (r / (h * w)) * c, (size_t)c * sizeof(float));
+	for (int64_t q = 0; q < planes; q++)
+		for (int64_t p = 0; p < hw; p++)
+			memcpy(dx->data + (q * hw + p) * cb, dy->data + q * cb,
+			       (size_t)cb * sizeof(float));
 	return 0;
 }
 
@@ -285,10 +316,8 @@ dfm_nn_flatten(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 		err = dfm_nn_tensor_shape(y, n, c * hw, 0, 1);
 	if (err)
 		return err;
-	for (int64_t i = 0; i < n; i++)
-		for (int64_t ch = 0; ch < c; ch++)
-			for (int64_t p = 0; p < hw; p++)
-				y->data[(i * c + ch) * hw + p] = x->data[(i * hw + p) * c + ch];
+	dfm_nn_tensor_to_nchw(x, y->data);  /* PyTorch's order of features */
+	(void)n, (void)c, (void)hw;
 	return 0;
 }
 
@@ -299,6 +328,8 @@ dfm_nn_concat(const struct dfm_nn_tensor *const *xs, int n, struct dfm_nn_tensor
 	int err;
 
 	for (int k = 0; k < n; k++) {
+		if (xs[k]->ndim == 4 && xs[k]->cb != xs[k]->dims[1])
+			return dfm_nn_fail(DFM_ERR_USAGE, "concat: input %d is not NHWC", k);
 		if (xs[k]->ndim != 4 || xs[k]->dims[0] != xs[0]->dims[0] ||
 		    xs[k]->dims[2] != xs[0]->dims[2] || xs[k]->dims[3] != xs[0]->dims[3])
 			return dfm_nn_fail(DFM_ERR_USAGE, "concat: input %d does not match", k);
@@ -331,6 +362,8 @@ dfm_nn_concat_slice(const struct dfm_nn_tensor *dy, int64_t c0, int64_t c,
 
 	if (dy->ndim != 4 || c0 < 0 || c < 1 || c0 + c > ct)
 		return dfm_nn_fail(DFM_ERR_USAGE, "concat: slice out of range");
+	if (dy->cb != ct)
+		return dfm_nn_fail(DFM_ERR_USAGE, "concat: gradient is not NHWC");
 	err = dfm_nn_tensor_shape(dx, dy->dims[0], c, dy->dims[2], dy->dims[3]);
 	if (err)
 		return err;

@@ -1,5 +1,5 @@
-/* Windowed pooling (max and average) and global average pooling on NHWC
- * images.  Backward passes add into overlapping windows sample by sample
+/* Windowed pooling (max and average) and global average pooling on images
+ * NHWC or in channel blocks, planes of cb channels at a time (tensor.h).  Backward passes add into overlapping windows sample by sample
  * in a fixed order, so they are deterministic at any thread count. */
 #include <float.h>
 #include <stdlib.h>
@@ -21,15 +21,15 @@ shape_out(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x, struct dfm
 	    pooled(p, x->dims[2]) < 1 || pooled(p, x->dims[3]) < 1)
 		return dfm_nn_fail(DFM_ERR_USAGE, "pooling: window %d stride %d pad %d does not "
 				   "fit the input", p->k, p->stride, p->pad);
-	return dfm_nn_tensor_shape(y, x->dims[0], x->dims[1], pooled(p, x->dims[2]),
-				   pooled(p, x->dims[3]));
+	return dfm_nn_tensor_shape_blocked(y, x->dims[0], x->dims[1], pooled(p, x->dims[2]),
+					   pooled(p, x->dims[3]), x->cb);
 }
 
 int
 dfm_nn_maxpool_forward(struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 		       struct dfm_nn_tensor *y)
 {
-	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3], oh, ow;
+	int64_t n = dfm_nn_planes(x), c = x->cb, h = x->dims[2], w = x->dims[3], oh, ow;
 	int err = shape_out(p, x, y);
 
 	if (err)
@@ -82,7 +82,8 @@ dfm_nn_maxpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor 
 			const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
 {
 	int64_t n = dy->dims[0], per = (int64_t)dy->count / (n > 0 ? n : 1);
-	int err = dfm_nn_tensor_like(dx, x);
+	int err = dy->cb == x->cb ? dfm_nn_tensor_like(dx, x)
+				  : dfm_nn_fail(DFM_ERR_USAGE, "max pool: layouts differ");
 
 	if (err)
 		return err;
@@ -115,7 +116,7 @@ int
 dfm_nn_avgpool_forward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 		       struct dfm_nn_tensor *y)
 {
-	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3], oh, ow;
+	int64_t n = dfm_nn_planes(x), c = x->cb, h = x->dims[2], w = x->dims[3], oh, ow;
 	int err = shape_out(p, x, y);
 
 	if (err)
@@ -155,9 +156,10 @@ int
 dfm_nn_avgpool_backward(const struct dfm_nn_pool *p, const struct dfm_nn_tensor *x,
 			const struct dfm_nn_tensor *dy, struct dfm_nn_tensor *dx)
 {
-	int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int64_t n = dfm_nn_planes(x), c = x->cb, h = x->dims[2], w = x->dims[3];
 	int64_t oh = dy->dims[2], ow = dy->dims[3];
-	int err = dfm_nn_tensor_like(dx, x);
+	int err = dy->cb == x->cb ? dfm_nn_tensor_like(dx, x)
+				  : dfm_nn_fail(DFM_ERR_USAGE, "average pool: layouts differ");
 
 	if (err)
 		return err;
@@ -208,11 +210,11 @@ dfm_nn_global_avg_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y
 }
 
 int
-dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, int64_t h, int64_t w,
+dfm_nn_global_avg_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_tensor *x,
 			   struct dfm_nn_tensor *dx)
 {
-	int err = dfm_nn_global_sum_backward(dy, h, w, dx);
-	float inv = 1.0f / (float)(h * w);
+	int err = dfm_nn_global_sum_backward(dy, x, dx);
+	float inv = 1.0f / (float)(x->dims[2] * x->dims[3]);
 
 	if (err)
 		return err;

@@ -231,7 +231,7 @@ dfm_resnet_backward(const struct dfm_nn_ctx *ctx, struct dfm_resnet *r,
 
 	err = dfm_nn_linear_backward(ctx, &r->fc, &r->gap, dlogits, &r->d[2]);
 	if (!err)
-		err = dfm_nn_global_avg_backward(&r->d[2], last->dims[2], last->dims[3], cur);
+		err = dfm_nn_global_avg_backward(&r->d[2], last, cur);
 	for (int i = 7; i >= 0 && !err; i--) {
 		const struct dfm_nn_tensor *in = i ? &r->block[i - 1].out
 						   : r->cfg.imagenet ? &r->p : &r->a1;

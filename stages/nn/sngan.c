@@ -518,7 +518,7 @@ dfm_sngan_d_backward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_d *d,
 	set_frozen(d, frozen);
 	err = head_backward(ctx, d, dout);
 	if (!err)
-		err = dfm_nn_global_sum_backward(&d->dhs, d->hr.dims[2], d->hr.dims[3], cur);
+		err = dfm_nn_global_sum_backward(&d->dhs, &d->hr, cur);
 	if (!err)
 		err = dfm_nn_relu_backward(&d->x[4], cur, cur);
 	for (int i = 3; i >= 0 && !err; i--) {

@@ -161,14 +161,36 @@ dfm_nn_alloc(size_t n)
 	return p;
 }
 
+static dnnl_format_tag_t
+block_tag(int64_t cb, int64_t c)
+{
+	if (cb == c)
+		return dnnl_nhwc;
+	switch (cb) {
+	case 16:
+		return dnnl_aBcd16b;
+	case 8:
+		return dnnl_aBcd8b;
+	case 4:
+		return dnnl_aBcd4b;
+	default:
+		return dnnl_format_tag_undef;
+	}
+}
+
 int
-dfm_nn_tensor_shape(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w)
+dfm_nn_tensor_shape_blocked(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h,
+			    int64_t w, int64_t cb)
 {
 	dnnl_dims_t dims = {n, c, h, w};
 	int ndim = h > 0 ? 4 : 2;
 	size_t count = (size_t)n * (size_t)c * (ndim == 4 ? (size_t)(h * w) : 1);
+	dnnl_format_tag_t tag = ndim == 4 ? block_tag(cb, c) : dnnl_ab;
 	dnnl_status_t s;
 
+	if (tag == dnnl_format_tag_undef || (ndim == 4 && (cb < 1 || c % cb)))
+		return dfm_nn_fail(DFM_ERR_USAGE, "tensor: no layout with %lld of %lld channels "
+				   "per block", (long long)cb, (long long)c);
 	if (count > t->cap) {
 		float *p = dfm_nn_alloc(count);
 
@@ -183,17 +205,74 @@ dfm_nn_tensor_shape(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h, in
 	memcpy(t->dims, dims, sizeof t->dims);
 	if (ndim == 2)
 		t->dims[2] = t->dims[3] = 1;
+	t->cb = ndim == 4 ? cb : c;
 	t->count = count;
-	s = dnnl_memory_desc_init_by_tag(&t->md, ndim, dims, dnnl_f32,
-					 ndim == 4 ? dnnl_nhwc : dnnl_ab);
+	s = dnnl_memory_desc_init_by_tag(&t->md, ndim, dims, dnnl_f32, tag);
 	return dfm_nn_check(s, "tensor descriptor");
+}
+
+int
+dfm_nn_tensor_shape(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w)
+{
+	return dfm_nn_tensor_shape_blocked(t, n, c, h, w, c);
+}
+
+int64_t
+dfm_nn_layout_cblock(const dnnl_memory_desc_t *md)
+{
+	static const int64_t blocks[] = {0, 16, 8, 4};  /* 0: NHWC */
+	dnnl_memory_desc_t want;
+
+	if (md->ndims != 4 || md->data_type != dnnl_f32)
+		return 0;
+	for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+		int64_t cb = blocks[i] ? blocks[i] : md->dims[1];
+
+		if (md->dims[1] % cb ||
+		    dnnl_memory_desc_init_by_tag(&want, 4, md->dims, dnnl_f32,
+						 block_tag(cb, md->dims[1])) != dnnl_success)
+			continue;
+		if (dnnl_memory_desc_equal(&want, md))
+			return cb;
+	}
+	return 0;
 }
 
 int
 dfm_nn_tensor_like(struct dfm_nn_tensor *t, const struct dfm_nn_tensor *like)
 {
-	return dfm_nn_tensor_shape(t, like->dims[0], like->dims[1],
-				   like->ndim == 4 ? like->dims[2] : 0, like->dims[3]);
+	return dfm_nn_tensor_shape_blocked(t, like->dims[0], like->dims[1],
+					   like->ndim == 4 ? like->dims[2] : 0, like->dims[3],
+					   like->cb);
+}
+
+/* The offset of element (i, c, p) of an image tensor. */
+static inline size_t
+offset(const struct dfm_nn_tensor *t, int64_t i, int64_t c, int64_t p)
+{
+	int64_t hw = t->dims[2] * t->dims[3], cb = t->cb;
+
+	return (size_t)(((i * (t->dims[1] / cb) + c / cb) * hw + p) * cb + c % cb);
+}
+
+int
+dfm_nn_tensor_relayout(const struct dfm_nn_tensor *x, int64_t cb, struct dfm_nn_tensor *y)
+{
+	int64_t n = x->dims[0], c = x->dims[1], hw = x->dims[2] * x->dims[3];
+	int err = dfm_nn_tensor_shape_blocked(y, n, c, x->ndim == 4 ? x->dims[2] : 0, x->dims[3],
+					      cb);
+
+	if (err || x->ndim != 4 || x->cb == y->cb) {
+		if (!err)
+			memcpy(y->data, x->data, x->count * sizeof(float));
+		return err;
+	}
+#pragma omp parallel for schedule(static)
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++)
+			for (int64_t p = 0; p < hw; p++)
+				y->data[offset(y, i, ch, p)] = x->data[offset(x, i, ch, p)];
+	return 0;
 }
 
 void
@@ -233,10 +312,14 @@ dfm_nn_tensor_to_nchw(const struct dfm_nn_tensor *t, float *dst)
 {
 	int64_t n = t->dims[0], c = t->dims[1], hw = t->dims[2] * t->dims[3];
 
+	if (t->ndim != 4) {
+		memcpy(dst, t->data, t->count * sizeof(float));
+		return;
+	}
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t ch = 0; ch < c; ch++)
 			for (int64_t p = 0; p < hw; p++)
-				dst[(i * c + ch) * hw + p] = t->data[(i * hw + p) * c + ch];
+				dst[(i * c + ch) * hw + p] = t->data[offset(t, i, ch, p)];
 }
 
 int

@@ -3,17 +3,20 @@
  * A context owns one CPU engine and one stream and fixes the number of
  * threads every primitive and hand-written kernel uses.  A tensor is a
  * logical shape in PyTorch order (N, C, H, W for images, N, F for rows) plus
- * the oneDNN memory descriptor of its bytes.  Images are stored channels
- * last (NHWC): direct convolutions are created on that layout, and the
- * hand-written kernels (normalisation, pooling, upsampling) index it
- * directly.  A convolution whose fastest kernel wants another layout
- * (Winograd's blocked one) reorders its own input and output through the
- * context's scratch buffers; docs/nn.md measures that cost.  Reorders to
- * and from PyTorch's NCHW happen only at the edges of the library
- * (dfm_nn_tensor_from_nchw, dfm_nn_tensor_to_nchw). */
+ * the oneDNN memory descriptor of its bytes.  Images enter channels last
+ * (NHWC); a convolution's output takes the layout its primitive asks for
+ * when queried (channel blocks of 16 on AVX-512, 8 on AVX2), and every
+ * hand-written kernel (normalisation, pooling, upsampling, element-wise)
+ * works on either and keeps its input's layout, so activations and their
+ * gradients stay blocked from one convolution to the next.  A primitive
+ * that wants a layout the kernels do not take (padded channel blocks, for
+ * three-channel images) gets a reorder at its edge through the context's
+ * scratch buffers.  Reorders to and from PyTorch's NCHW happen only at the
+ * edges of the library (dfm_nn_tensor_from_nchw, dfm_nn_tensor_to_nchw). */
 #ifndef DFM_NN_TENSOR_H
 #define DFM_NN_TENSOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,15 +41,23 @@ struct dfm_nn_ctx {
 	dnnl_stream_t stream;
 	int threads;
 	enum dfm_nn_conv_algo conv_algo;  /* from DFMAKE_CONV, auto by default */
+	bool nhwc;                        /* keep every activation NHWC, reordering at
+					   * each convolution (to compare layouts) */
 	struct dfm_nn_buf *scratch;       /* DFM_NN_SCRATCH buffers for activations in
 					   * a primitive's own layout */
 };
 
+/* An image tensor is laid out in blocks of cb channels: element (i, c, p),
+ * p = y * W + x, is at ((i * (C / cb) + c / cb) * H * W + p) * cb + c % cb.
+ * cb = C is NHWC; cb = 16 or 8 are oneDNN's nChw16c and nChw8c, which its
+ * fastest convolutions take on AVX-512 and AVX2.  A kernel therefore sees
+ * N * C / cb planes of H x W pixels, each pixel a vector of cb channels. */
 struct dfm_nn_tensor {
 	int ndim;               /* 2 (rows) or 4 (images) */
 	int64_t dims[4];        /* logical order: N, C, H, W or N, F */
+	int64_t cb;             /* channels per block; dims[1] for NHWC and rows */
 	size_t count;           /* elements */
-	dnnl_memory_desc_t md;  /* layout of data: nhwc or ab */
+	dnnl_memory_desc_t md;  /* layout of data */
 	float *data;            /* owned, 64-byte aligned */
 	size_t cap;             /* elements allocated */
 };
@@ -83,8 +94,27 @@ int dfm_nn_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 
 int dfm_nn_check(dnnl_status_t s, const char *what);
 
 /* Gives t the shape (n, c, h, w), or (n, c) when h is 0, reusing its buffer
- * when large enough.  Contents are unspecified.  Returns 0 or an error. */
+ * when large enough; images are NHWC.  Contents are unspecified.  Returns 0
+ * or an error. */
 int dfm_nn_tensor_shape(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w);
+
+/* The same for an image in blocks of cb channels (cb divides c). */
+int dfm_nn_tensor_shape_blocked(struct dfm_nn_tensor *t, int64_t n, int64_t c, int64_t h,
+				int64_t w, int64_t cb);
+
+/* The channel block of md when it is a layout the library's kernels take:
+ * an f32 image, NHWC or nChw{16,8,4}c without padding.  0 otherwise. */
+int64_t dfm_nn_layout_cblock(const dnnl_memory_desc_t *md);
+
+/* Planes of an image tensor: N * C / cb. */
+static inline int64_t
+dfm_nn_planes(const struct dfm_nn_tensor *t)
+{
+	return t->dims[0] * (t->dims[1] / t->cb);
+}
+
+/* y = x laid out in blocks of cb channels (y != x).  Returns 0 or an error. */
+int dfm_nn_tensor_relayout(const struct dfm_nn_tensor *x, int64_t cb, struct dfm_nn_tensor *y);
 
 /* Gives t the shape and layout of like.  Returns 0 or an error. */
 int dfm_nn_tensor_like(struct dfm_nn_tensor *t, const struct dfm_nn_tensor *like);

@@ -275,9 +275,9 @@ op_backward(struct op_case *t)
 	case OP_UP:
 		return dfm_nn_upsample2_backward(&t->dy, &t->dx);
 	case OP_GSUM:
-		return dfm_nn_global_sum_backward(&t->dy, t->x.dims[2], t->x.dims[3], &t->dx);
+		return dfm_nn_global_sum_backward(&t->dy, &t->x, &t->dx);
 	case OP_GAVG:
-		return dfm_nn_global_avg_backward(&t->dy, t->x.dims[2], t->x.dims[3], &t->dx);
+		return dfm_nn_global_avg_backward(&t->dy, &t->x, &t->dx);
 	case OP_MAX:
 		return dfm_nn_maxpool_backward(&t->pool, &t->x, &t->dy, &t->dx);
 	default:
