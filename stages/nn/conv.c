@@ -313,7 +313,19 @@ geometry(const struct dfm_nn_conv *c, const struct dfm_nn_conv_plan *p, dnnl_dim
 	pad_r[1] = (out_size(c, p->w, 1) - 1) * c->stride + c->kw - p->w - c->pw;
 }
 
-/* The forward primitive descriptor, with the fused ReLU as a post-op. */
+/* Whether oneDNN fell back on its reference implementation, which is
+ * hundreds of times slower than its JIT kernels. */
+static bool
+reference(const_dnnl_primitive_desc_t pd)
+{
+	const char *impl = NULL;
+
+	return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) ==
+		       dnnl_success && impl && strncmp(impl, "ref", 3) == 0;
+}
+
+/* The forward primitive descriptor, with the fused ReLU as a post-op;
+ * DFM_ERR_DNNL when oneDNN has only a reference kernel for it. */
 static int
 create_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	       const dnnl_convolution_desc_t *d, dnnl_primitive_desc_t *pd)
@@ -335,6 +347,11 @@ create_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_desc_create(pd, d, attr, ctx->engine, NULL),
 				   "convolution");
+	if (!err && reference(*pd)) {
+		dnnl_primitive_desc_destroy(*pd);
+		*pd = NULL;
+		err = dfm_nn_fail(DFM_ERR_DNNL, "convolution: only a reference kernel");
+	}
 	if (ops)
 		dnnl_post_ops_destroy(ops);
 	if (attr)
@@ -358,8 +375,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	dnnl_dims_t src = {p->n, c->cin, p->subsample ? oh : p->h, p->subsample ? ow : p->w};
 	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, dst = {p->n, c->cout, oh, ow};
 	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
-	dnnl_format_tag_t act = dnnl_format_tag_any;
-	dnnl_memory_desc_t wei_any, src_want, dst_want;
+	dnnl_memory_desc_t wei_any, src_want, dst_want, src_any, dst_any, src_pad, dst_pad;
 	dnnl_convolution_desc_t d;
 	const dnnl_memory_desc_t *q;
 	int err;
@@ -373,12 +389,19 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	if (!err)
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32,
 								dnnl_nhwc), "destination");
+	/* Activations as the library lays them out (tensor.h); left to oneDNN,
+	 * a three-channel input would go NCHW, whose backward pass has only a
+	 * reference kernel, a thousand times slower. */
 	if (!err)
-		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_want, 4, src, dnnl_f32, act),
-				   "source descriptor");
+		err = dfm_nn_layout_md(&src_want, src, dfm_nn_act_cblock(ctx, c->cin));
 	if (!err)
-		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&dst_want, 4, dst, dnnl_f32, act),
-				   "destination");
+		err = dfm_nn_layout_md(&dst_want, dst, dfm_nn_act_cblock(ctx, c->cout));
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_any, 4, src, dnnl_f32,
+								dnnl_format_tag_any), "source");
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&dst_any, 4, dst, dnnl_f32,
+								dnnl_format_tag_any), "destination");
 	if (!err)
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32,
 								dnnl_oihw), "weights descriptor");
@@ -389,22 +412,45 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
 								dnnl_format_tag_any),
 				   "weights descriptor");
-	if (!err)
+	/* The library's layouts; else both in the machine's blocks, padded where
+	 * the channels do not fill them (oneDNN 2.6 mixes NHWC and blocks only
+	 * in reference kernels; padding a three-channel side costs little);
+	 * else NHWC; else oneDNN's choice.  Edges are reordered as needed. */
+	if (!err && ctx->block > 0 && !ctx->nhwc) {
+		dnnl_format_tag_t tag = ctx->block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b;
+
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_pad, 4, src, dnnl_f32, tag),
+				   "source");
+		if (!err)
+			err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&dst_pad, 4, dst, dnnl_f32,
+									tag), "destination");
+	} else {
+		src_pad = p->src_md;
+		dst_pad = p->dst_md;
+	}
+	for (int i = 0; i < 4 && !err; i++) {
+		const dnnl_memory_desc_t *sm[4] = {&src_want, &src_pad, &p->src_md, &src_any};
+		const dnnl_memory_desc_t *dm[4] = {&dst_want, &dst_pad, &p->dst_md, &dst_any};
+
 		err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
-			   algorithm(p), &src_want, &wei_any, c->has_bias ? &p->bias_md : NULL,
-			   &dst_want, strides, pad, pad_r), "convolution descriptor");
-	if (!err)
-		err = create_forward(ctx, c, &d, &p->fwd_pd);
+			   algorithm(p), sm[i], &wei_any, c->has_bias ? &p->bias_md : NULL, dm[i],
+			   strides, pad, pad_r), "convolution descriptor");
+		if (!err)
+			err = create_forward(ctx, c, &d, &p->fwd_pd);
+		if (err == DFM_ERR_DNNL && i < 3) {
+			err = 0;
+			continue;
+		}
+		break;
+	}
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->fwd, p->fwd_pd), "convolution");
 	if (err)
 		return err;
 	p->psrc_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
 	p->pdst_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0);
-	p->out_cb = ctx->nhwc ? 0 : dfm_nn_layout_cblock(&p->pdst_md);
-	p->out_md = p->out_cb ? p->pdst_md : p->dst_md;
-	if (!p->out_cb)
-		p->out_cb = c->cout;
+	p->out_cb = dfm_nn_act_cblock(ctx, c->cout);
+	p->out_md = dst_want;
 	err = reorder_ensure(ctx, &p->dst_out, &p->pdst_md, &p->out_md);
 	q = dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_weights_md, 0);
 	if (!err)

@@ -38,6 +38,8 @@ dfm_nn_check(dnnl_status_t s, const char *what)
 	return dfm_nn_fail(DFM_ERR_DNNL, "oneDNN: status %d in %s", (int)s, what);
 }
 
+static int64_t probe_block(dnnl_engine_t engine);
+
 int
 dfm_nn_conv_algo_from_env(enum dfm_nn_conv_algo *out)
 {
@@ -76,7 +78,38 @@ dfm_nn_ctx_init(struct dfm_nn_ctx *ctx, int threads)
 						      dnnl_stream_default_flags), "stream");
 	if (err)
 		dfm_nn_ctx_free(ctx);
+	else
+		ctx->block = probe_block(ctx->engine);
 	return err;
+}
+
+/* The channel block of the output oneDNN picks for a typical 3x3
+ * convolution left free to choose, or 0 when it picks NHWC. */
+static int64_t
+probe_block(dnnl_engine_t engine)
+{
+	dnnl_dims_t src = {8, 64, 8, 8}, wei = {64, 64, 3, 3}, one = {1, 1};
+	dnnl_memory_desc_t s, w;
+	dnnl_convolution_desc_t d;
+	dnnl_primitive_desc_t pd;
+	int64_t cb = 0;
+
+	if (dnnl_memory_desc_init_by_tag(&s, 4, src, dnnl_f32, dnnl_format_tag_any) ||
+	    dnnl_memory_desc_init_by_tag(&w, 4, wei, dnnl_f32, dnnl_format_tag_any) ||
+	    dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
+					       dnnl_convolution_direct, &s, &w, NULL, &s, one,
+					       one, one) ||
+	    dnnl_primitive_desc_create(&pd, &d, NULL, engine, NULL))
+		return 0;
+	cb = dfm_nn_layout_cblock(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+	dnnl_primitive_desc_destroy(pd);
+	return cb == 64 ? 0 : cb;
+}
+
+int64_t
+dfm_nn_act_cblock(const struct dfm_nn_ctx *ctx, int64_t c)
+{
+	return ctx->nhwc || ctx->block < 1 || c % ctx->block ? c : ctx->block;
 }
 
 float *
@@ -176,6 +209,17 @@ block_tag(int64_t cb, int64_t c)
 	default:
 		return dnnl_format_tag_undef;
 	}
+}
+
+int
+dfm_nn_layout_md(dnnl_memory_desc_t *md, const int64_t *dims, int64_t cb)
+{
+	dnnl_format_tag_t tag = block_tag(cb, dims[1]);
+
+	if (tag == dnnl_format_tag_undef || dims[1] % cb)
+		return dfm_nn_fail(DFM_ERR_USAGE, "no layout with %lld of %lld channels per block",
+				   (long long)cb, (long long)dims[1]);
+	return dfm_nn_check(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag), "layout");
 }
 
 int

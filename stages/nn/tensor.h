@@ -43,6 +43,9 @@ struct dfm_nn_ctx {
 	enum dfm_nn_conv_algo conv_algo;  /* from DFMAKE_CONV, auto by default */
 	bool nhwc;                        /* keep every activation NHWC, reordering at
 					   * each convolution (to compare layouts) */
+	int64_t block;                    /* channel block the machine's convolutions
+					   * take best: 16 on AVX-512, 8 on AVX2; 0
+					   * when they prefer NHWC */
 	struct dfm_nn_buf *scratch;       /* DFM_NN_SCRATCH buffers for activations in
 					   * a primitive's own layout */
 };
@@ -112,6 +115,14 @@ dfm_nn_planes(const struct dfm_nn_tensor *t)
 {
 	return t->dims[0] * (t->dims[1] / t->cb);
 }
+
+/* The channel block of an activation of c channels under ctx: ctx->block
+ * when it divides c (and ctx->nhwc is off), else c, which is NHWC. */
+int64_t dfm_nn_act_cblock(const struct dfm_nn_ctx *ctx, int64_t c);
+
+/* md = the f32 image layout of dims in blocks of cb channels.  Returns 0
+ * or an error. */
+int dfm_nn_layout_md(dnnl_memory_desc_t *md, const int64_t *dims, int64_t cb);
 
 /* y = x laid out in blocks of cb channels (y != x).  Returns 0 or an error. */
 int dfm_nn_tensor_relayout(const struct dfm_nn_tensor *x, int64_t cb, struct dfm_nn_tensor *y);
