@@ -35,6 +35,8 @@ struct dfm_nn_conv_plan {
 	int64_t n, h, w;
 	bool subsample;                 /* strided 1x1: pick pixels, then stride 1 */
 	bool winograd;
+	int layouts;                    /* which of the activation layouts tried */
+	bool strict;                    /* refuse reference backward kernels */
 	struct dfm_nn_tensor sub, dsub;
 	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;  /* NHWC, NHWC, OIHW, x */
 	dnnl_memory_desc_t psrc_md, pdst_md;  /* the activation layouts of the primitives */
@@ -46,6 +48,9 @@ struct dfm_nn_conv_plan {
 	struct reorder src_in, dst_out, ddst_in, dsrc_out;  /* at the edges, as needed */
 	float *wei_fwd_buf, *wei_bwd_buf, *diff_wei_buf;
 };
+
+/* Activation layouts a convolution is tried on, in order (plan_forward). */
+enum { LAYOUT_TRIES = 4 };
 
 /* Scratch buffers of the context, by role. */
 enum { SCRATCH_SRC, SCRATCH_DST, SCRATCH_DIFF_SRC };
@@ -428,16 +433,19 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		src_pad = p->src_md;
 		dst_pad = p->dst_md;
 	}
-	for (int i = 0; i < 4 && !err; i++) {
-		const dnnl_memory_desc_t *sm[4] = {&src_want, &src_pad, &p->src_md, &src_any};
-		const dnnl_memory_desc_t *dm[4] = {&dst_want, &dst_pad, &p->dst_md, &dst_any};
+	for (int i = p->layouts; i < LAYOUT_TRIES && !err; i++) {
+		const dnnl_memory_desc_t *sm[LAYOUT_TRIES] = {&src_want, &src_pad, &p->src_md,
+							      &src_any};
+		const dnnl_memory_desc_t *dm[LAYOUT_TRIES] = {&dst_want, &dst_pad, &p->dst_md,
+							      &dst_any};
 
+		p->layouts = i;
 		err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
 			   algorithm(p), sm[i], &wei_any, c->has_bias ? &p->bias_md : NULL, dm[i],
 			   strides, pad, pad_r), "convolution descriptor");
 		if (!err)
 			err = create_forward(ctx, c, &d, &p->fwd_pd);
-		if (err == DFM_ERR_DNNL && i < 3) {
+		if (err == DFM_ERR_DNNL && i < LAYOUT_TRIES - 1) {
 			err = 0;
 			continue;
 		}
@@ -487,6 +495,8 @@ plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
 							      p->fwd_pd),
 				   "convolution backward data");
+	if (!err && p->strict && reference(pd))
+		err = dfm_nn_fail(DFM_ERR_DNNL, "convolution backward data: only a reference kernel");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_data, pd),
 				   "convolution backward data");
@@ -532,6 +542,9 @@ plan_backward_weights(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
 							      p->fwd_pd),
 				   "convolution backward weights");
+	if (!err && p->strict && reference(pd))
+		err = dfm_nn_fail(DFM_ERR_DNNL,
+				  "convolution backward weights: only a reference kernel");
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_wei, pd),
 				   "convolution backward weights");
@@ -769,20 +782,30 @@ time_plan(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	return err;
 }
 
-/* A complete plan for one algorithm: forward, and backward when training. */
+/* A complete plan for one algorithm: forward, and backward when training,
+ * on the first activation layouts where none of the passes is left to a
+ * reference kernel (a backward pass planned later takes what it gets). */
 static int
 plan_build(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	   struct dfm_nn_conv_plan *p, bool winograd, bool train)
 {
+	struct dfm_nn_conv_plan blank = *p;
 	int err;
 
-	p->winograd = winograd;
-	err = plan_forward(ctx, c, p);
-	if (!err && train)
-		err = plan_backward_data(ctx, c, p);
-	if (!err && train)
-		err = plan_backward_weights(ctx, c, p);
-	return err;
+	for (;;) {
+		p->winograd = winograd;
+		p->strict = train && p->layouts < LAYOUT_TRIES - 1;
+		err = plan_forward(ctx, c, p);
+		if (!err && train)
+			err = plan_backward_data(ctx, c, p);
+		if (!err && train)
+			err = plan_backward_weights(ctx, c, p);
+		if (!err || !train || p->layouts >= LAYOUT_TRIES - 1 || !p->fwd)
+			return err;
+		blank.layouts = p->layouts + 1;
+		plan_free(p);
+		*p = blank;
+	}
 }
 
 /* Fills in the primitives of a plan whose shape is set, choosing the
