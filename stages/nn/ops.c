@@ -222,10 +222,9 @@ dfm_nn_upsample2_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y)
 			float *a = y->data + ((i * 2 * h + 2 * iy) * 2 * w + 2 * ix) * c;
 			float *b = a + 2 * w * c;
 
-			memcpy(a, g, (size_t)c * sizeof *a);
-			memcpy(a + c, g, (size_t)c * sizeof *a);
-			memcpy(b, g, (size_t)c * sizeof *a);
-			memcpy(b + c, g, (size_t)c * sizeof *a);
+#pragma omp simd
+			for (int64_t ch = 0; ch < c; ch++)  /* short rows: no memcpy calls */
+				a[ch] = a[c + ch] = b[ch] = b[c + ch] = g[ch];
 		}
 	}
 	return 0;
@@ -279,9 +278,14 @@ dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_t
 	planes = dfm_nn_planes(dx);
 #pragma omp parallel for schedule(static)
 	for (int64_t q = 0; q < planes; q++)
-		for (int64_t p = 0; p < hw; p++)
-			memcpy(dx->data + (q * hw + p) * cb, dy->data + q * cb,
-			       (size_t)cb * sizeof(float));
+		for (int64_t p = 0; p < hw; p++) {
+			float *o = dx->data + (q * hw + p) * cb;
+			const float *g = dy->data + q * cb;
+
+#pragma omp simd
+			for (int64_t ch = 0; ch < cb; ch++)
+				o[ch] = g[ch];
+		}
 	return 0;
 }
 
