@@ -55,7 +55,7 @@ check: deps $(BIN)/dfmake $(BUILD)/dfmake-test $(BUILD)/unit
 
 # A stage's segfault must stay a signal, as the crash tests expect.
 asan:
-	ASAN_OPTIONS=handle_segv=0 $(MAKE) BUILD=build-asan BIN=build-asan/bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	ASAN_OPTIONS=handle_segv=0 $(MAKE) BUILD=build-asan BIN=build-asan/bin OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
 bench: $(BIN)/dfmake $(BUILD)/dfmake-test $(BENCH_BIN)

@@ -109,11 +109,11 @@ int dfm_nn_tensor_shape_blocked(struct dfm_nn_tensor *t, int64_t n, int64_t c, i
  * an f32 image, NHWC or nChw{16,8,4}c without padding.  0 otherwise. */
 int64_t dfm_nn_layout_cblock(const dnnl_memory_desc_t *md);
 
-/* Planes of an image tensor: N * C / cb. */
+/* Planes of an image tensor: N * C / cb (0 for a tensor never shaped). */
 static inline int64_t
 dfm_nn_planes(const struct dfm_nn_tensor *t)
 {
-	return t->dims[0] * (t->dims[1] / t->cb);
+	return t->cb > 0 ? t->dims[0] * (t->dims[1] / t->cb) : 0;
 }
 
 /* The channel block of an activation of c channels under ctx: ctx->block
