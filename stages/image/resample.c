@@ -4,7 +4,13 @@
  * that datasets resized here equal those a Python pipeline would make:
  * coefficients are computed in double, normalised over the taps inside the
  * image, rounded to 22 fractional bits, and each pass rounds its result to
- * 8 bits.  The horizontal pass runs first. */
+ * 8 bits.  The horizontal pass runs first.
+ *
+ * Both passes are one routine, which weighs whole rows and so vectorises:
+ * the horizontal pass runs it on the transposed image (a row per input
+ * column), and the result is transposed back before the vertical pass.
+ * Transposing costs a copy of the image; weighing pixels one by one along
+ * a row, the alternative, costs several times more. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,56 +116,6 @@ clip8(int32_t acc)
 	return (uint8_t)(acc >> FRAC_BITS);
 }
 
-/* The weights are non-negative and sum to 1 << FRAC_BITS (give or take a
- * rounding per tap), so 32-bit sums of 8-bit samples cannot overflow.
- * taps is k->ksize when every window has that many (a constant after
- * inlining, so the tap loop unrolls), or 0 to use each window's count. */
-static inline __attribute__((always_inline)) void
-pass_h1(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
-	int taps)
-{
-	for (int y = 0; y < h; y++) {
-		const uint8_t *row = src + (size_t)y * sw;
-
-		for (int x = 0; x < dw; x++) {
-			const int32_t *w = k->w + (size_t)x * k->ksize;
-			const uint8_t *p = row + k->first[x];
-			int32_t acc = 1 << (FRAC_BITS - 1);
-			int n = taps ? taps : k->count[x];
-
-			for (int t = 0; t < n; t++)
-				acc += p[t] * w[t];
-			*dst++ = clip8(acc);
-		}
-	}
-}
-
-static inline __attribute__((always_inline)) void
-pass_h3(const uint8_t *src, int sw, uint8_t *dst, int dw, int h, const struct coeffs *k,
-	int taps)
-{
-	for (int y = 0; y < h; y++) {
-		const uint8_t *row = src + (size_t)y * sw * 3;
-
-		for (int x = 0; x < dw; x++) {
-			const int32_t *w = k->w + (size_t)x * k->ksize;
-			const uint8_t *p = row + (size_t)k->first[x] * 3;
-			int32_t r = 1 << (FRAC_BITS - 1), g = r, b = r;
-			int n = taps ? taps : k->count[x];
-
-			for (int t = 0; t < n; t++, p += 3) {
-				r += p[0] * w[t];
-				g += p[1] * w[t];
-				b += p[2] * w[t];
-			}
-			dst[0] = clip8(r);
-			dst[1] = clip8(g);
-			dst[2] = clip8(b);
-			dst += 3;
-		}
-	}
-}
-
 /* Rows of rowlen bytes: each output row is a weighted sum of whole input
  * rows, accumulated row by row so the inner loop vectorises. */
 static void
@@ -193,8 +149,10 @@ pass_v(const uint8_t *src, int rowlen, uint8_t *dst, int dh, const struct coeffs
 struct dfm_resampler {
 	int sh, sw, dh, dw;
 	struct coeffs kh, kv;
+	uint8_t *cols;         /* sw x sh x 3: the source, transposed */
+	uint8_t *midt;         /* dw x sh x 3: the horizontal pass, transposed */
 	uint8_t *mid;          /* sh x dw x 3 */
-	int32_t *acc;          /* dw x 3 */
+	int32_t *acc;          /* max(sh, dw) x 3 */
 };
 
 void
@@ -204,6 +162,8 @@ dfm_resampler_free(struct dfm_resampler *rs)
 		return;
 	coeffs_free(&rs->kh);
 	coeffs_free(&rs->kv);
+	free(rs->cols);
+	free(rs->midt);
 	free(rs->mid);
 	free(rs->acc);
 	free(rs);
@@ -219,33 +179,56 @@ dfm_resampler_new(int sh, int sw, int dh, int dw, int antialias)
 	*rs = (struct dfm_resampler){.sh = sh, .sw = sw, .dh = dh, .dw = dw};
 	if ((sw != dw && make_coeffs(&rs->kh, sw, dw, antialias)) ||
 	    (sh != dh && make_coeffs(&rs->kv, sh, dh, antialias)) ||
+	    !(rs->cols = malloc((size_t)sw * sh * 3)) ||
+	    !(rs->midt = malloc((size_t)dw * sh * 3)) ||
 	    !(rs->mid = malloc((size_t)sh * dw * 3)) ||
-	    !(rs->acc = malloc((size_t)dw * 3 * sizeof *rs->acc))) {
+	    !(rs->acc = malloc((size_t)(sh > dw ? sh : dw) * 3 * sizeof *rs->acc))) {
 		dfm_resampler_free(rs);
 		return NULL;
 	}
 	return rs;
 }
 
-/* Common tap counts get loops of their own: 3 (upscales), 5 (halving). */
+/* dst (cols x rows pixels of c bytes) = src (rows x cols) transposed; c is
+ * a constant after inlining, so each pixel is a fixed-size copy. */
+static inline __attribute__((always_inline)) void
+transpose_c(const uint8_t *restrict src, int rows, int cols, int c, uint8_t *restrict dst)
+{
+	for (int y = 0; y < rows; y++) {
+		const uint8_t *s = src + (size_t)y * cols * c;
+		uint8_t *d = dst + (size_t)y * c;
+
+		for (int x = 0; x < cols; x++, s += c, d += (size_t)rows * c) {
+			if (c == 3) {  /* not a loop, which the compiler makes a memcpy call */
+				d[0] = s[0];
+				d[1] = s[1];
+				d[2] = s[2];
+				continue;
+			}
+			for (int ch = 0; ch < c; ch++)
+				d[ch] = s[ch];
+		}
+	}
+}
+
+static void
+transpose(const uint8_t *src, int rows, int cols, int c, uint8_t *dst)
+{
+	if (c == 1)
+		transpose_c(src, rows, cols, 1, dst);
+	else if (c == 3)
+		transpose_c(src, rows, cols, 3, dst);
+	else
+		transpose_c(src, rows, cols, c, dst);
+}
+
+/* The horizontal pass from src (sh x sw) into dst (sh x dw). */
 static void
 horizontal(const struct dfm_resampler *rs, const uint8_t *src, int c, uint8_t *dst)
 {
-	const struct coeffs *k = &rs->kh;
-	int taps = rs->sw >= k->ksize ? k->ksize : 0;
-
-	if (c == 1 && taps == 3)
-		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
-	else if (c == 1 && taps == 5)
-		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
-	else if (c == 1)
-		pass_h1(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
-	else if (taps == 3)
-		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 3);
-	else if (taps == 5)
-		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 5);
-	else
-		pass_h3(src, rs->sw, dst, rs->dw, rs->sh, k, 0);
+	transpose(src, rs->sh, rs->sw, c, rs->cols);
+	pass_v(rs->cols, rs->sh * c, rs->midt, rs->dw, &rs->kh, rs->acc);
+	transpose(rs->midt, rs->dw, rs->sh, c, dst);
 }
 
 void
@@ -282,8 +265,9 @@ dfm_convert_channels(const uint8_t *src, int sc, uint8_t *dst, int dc, size_t n)
 	if (sc == dc) {
 		memcpy(dst, src, n * sc);
 	} else if (sc == 1) {
-		for (size_t i = 0; i < n; i++, dst += 3)
-			dst[0] = dst[1] = dst[2] = src[i];
+#pragma omp simd
+		for (size_t i = 0; i < n; i++)
+			dst[3 * i] = dst[3 * i + 1] = dst[3 * i + 2] = src[i];
 	} else {
 		for (size_t i = 0; i < n; i++, src += 3)
 			dst[i] = (uint8_t)((src[0] * 19595u + src[1] * 38470u +

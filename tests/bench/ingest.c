@@ -2,7 +2,8 @@
  * kinds, run through the stage API as the engine runs them, on 10,000
  * Fashion-MNIST test images and on the emoji set.  Prints one line per
  * workload: "WORKLOAD MEDIAN_MS IMAGES" over REPS runs (argument 1, default
- * 5), one thread. */
+ * 5), on THREADS threads (argument 2, default 1), as "dfmake -j1 --threads
+ * THREADS" would run them; argument 3 picks one workload. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,16 @@
 #include "stages/dataset.h"
 #include "tests/bench/bench.h"
 
+static int threads = 1;
+
 static struct dfm_run *
 run_kind(const char *kind, const char *const *kv, const void *in, size_t insize)
 {
 	struct dfm_run *r = dfm_run_new(dfm_kind_find(kind), kind);
 	char err[200];
 
+	if (r)
+		dfm_run_set_threads(r, threads);
 	for (int i = 0; r && kv[i]; i += 2)
 		if (dfm_run_param(r, kv[i], kv[i + 1], err, sizeof err))
 			fprintf(stderr, "bench-ingest: %s\n", err);
@@ -84,8 +89,13 @@ main(int argc, char **argv)
 	static const char *const emoji[] = {"source", "emoji", NULL};
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 
+	threads = argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 1;
+
 	reps = reps < 1 ? 1 : reps > 64 ? 64 : reps;
-	if (workload("fmnist", fmnist, reps) || workload("emoji", emoji, reps))
+	/* Argument 3, when given, runs only the workload it names. */
+	if ((argc < 4 || strcmp(argv[3], "fmnist") == 0) && workload("fmnist", fmnist, reps))
+		return 1;
+	if ((argc < 4 || strcmp(argv[3], "emoji") == 0) && workload("emoji", emoji, reps))
 		return 1;
 	return 0;
 }
