@@ -1,11 +1,11 @@
-/* Convolution over oneDNN.  The primitives are created with activation
- * layouts left to oneDNN and queried: the output tensor takes the layout
- * the primitive writes (channel blocks on AVX-512 and AVX2) whenever the
- * library's kernels take it, so the next layer reads it as it is; an input
- * in another layout, or an output the kernels do not take (padded blocks
- * of a three-channel image), is reordered at the edge through the
- * context's scratch buffers.  Gradients are laid out as their activations.
- * The weights are kept in PyTorch's OIHW and reordered, once per pass, into
+/* Convolution over oneDNN.  Each primitive is created on the activation
+ * layouts the library's rule gives its input and output (tensor.h: the
+ * machine's channel block, or NHWC), and queried for what it takes.  Where
+ * oneDNN has only a reference kernel for those layouts, other layouts are
+ * tried (padded blocks, NHWC, oneDNN's own choice) and the input, output
+ * and gradients are reordered at the layer's edges through the context's
+ * scratch buffers.  Gradients are laid out as their activations.  The
+ * weights are kept in PyTorch's OIHW and reordered, once per pass, into
  * whatever layout each primitive asks for.  Primitives are built once per
  * input shape and kept in the layer's plans.
  *
@@ -40,7 +40,7 @@ struct dfm_nn_conv_plan {
 	struct dfm_nn_tensor sub, dsub;
 	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;  /* NHWC, NHWC, OIHW, x */
 	dnnl_memory_desc_t psrc_md, pdst_md;  /* the activation layouts of the primitives */
-	dnnl_memory_desc_t out_md;            /* the output tensor's: pdst_md or NHWC */
+	dnnl_memory_desc_t out_md;            /* the output tensor's, by the library's rule */
 	int64_t out_cb;                       /* its channel block */
 	dnnl_primitive_desc_t fwd_pd;
 	dnnl_primitive_t fwd, bwd_data, bwd_wei;
