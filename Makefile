@@ -18,7 +18,7 @@ OPT     ?= -O2 -g
 # NATIVE= builds a binary for any x86-64.
 NATIVE  ?= -march=native -mno-avx512f
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. -MMD -MP -fopenmp-simd
-LDLIBS  += -llmdb -lxxhash -lyaml -ljson-c -lgit2 -ldnnl -lpng -ljpeg -lz \
+LDLIBS  += -llmdb -lxxhash -lyaml -ljson-c -lyajl -lgit2 -ldnnl -lpng -ljpeg -lz \
            -llapacke -lopenblas -lfreetype -lmatio -lgomp -lm -lpthread
 
 BUILD   ?= build

@@ -208,16 +208,27 @@ add_meta(struct dfm_st_writer *w, const struct dfm_dataset *ds)
 	return rc;
 }
 
+/* Adds the pixel tensor, adopting owned (the buffer it points to) when not
+ * NULL. */
 static int
-add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds)
+add_pixels(struct dfm_st_writer *w, const char *name, int ndim, const int64_t *shape,
+	   const uint8_t *data, void *owned)
+{
+	if (owned)
+		return dfm_st_adopt(w, name, DFM_U8, ndim, shape, owned);
+	return dfm_st_add(w, name, DFM_U8, ndim, shape, data);
+}
+
+static int
+add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds, void *owned)
 {
 	int64_t s_img[4] = {ds->n, ds->h, ds->w, ds->c}, s_n[1] = {ds->n};
 	int64_t s_px[1] = {ds->npixels}, s_sh[2] = {ds->n, 3}, s_orig[2] = {ds->n, 2};
 	int rc;
 
 	if (ds->images)
-		rc = dfm_st_add(w, "images", DFM_U8, 4, s_img, ds->images);
-	else if (!(rc = dfm_st_add(w, "pixels", DFM_U8, 1, s_px, ds->pixels)) &&
+		rc = add_pixels(w, "images", 4, s_img, ds->images, owned);
+	else if (!(rc = add_pixels(w, "pixels", 1, s_px, ds->pixels, owned)) &&
 		 !(rc = dfm_st_add(w, "shapes", DFM_I64, 2, s_sh, ds->shapes)))
 		rc = dfm_st_add(w, "offsets", DFM_I64, 1, s_n, ds->offsets);
 	if (!rc)
@@ -227,19 +238,38 @@ add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds)
 	return rc;
 }
 
-int
-dfm_dataset_write(const struct dfm_dataset *ds, void **out, size_t *size)
+static int
+write_dataset(const struct dfm_dataset *ds, void *owned, void **out, size_t *size)
 {
 	struct dfm_st_writer *w = dfm_st_writer_new();
 	int rc;
 
-	if (!w)
+	if (!w) {
+		free(owned);
 		return DFM_ERR_NOMEM;
-	if ((rc = add_tensors(w, ds)) || (rc = add_meta(w, ds))) {
+	}
+	if ((rc = add_tensors(w, ds, owned)) || (rc = add_meta(w, ds))) {
 		dfm_st_writer_free(w);
 		return rc;
 	}
 	return dfm_st_writer_finish(w, out, size);
+}
+
+int
+dfm_dataset_write(const struct dfm_dataset *ds, void **out, size_t *size)
+{
+	return write_dataset(ds, NULL, out, size);
+}
+
+int
+dfm_dataset_write_owned(const struct dfm_dataset *ds, void *pixels, void **out,
+			size_t *size)
+{
+	if (pixels != (ds->images ? ds->images : ds->pixels)) {
+		free(pixels);
+		return DFM_ERR_USAGE;
+	}
+	return write_dataset(ds, pixels, out, size);
 }
 
 int64_t *

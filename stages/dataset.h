@@ -61,6 +61,12 @@ const uint8_t *dfm_dataset_image(const struct dfm_dataset *ds, int64_t i,
  * buffer the caller owns.  Returns 0 or an error. */
 int dfm_dataset_write(const struct dfm_dataset *ds, void **out, size_t *size);
 
+/* As dfm_dataset_write(), taking over pixels: the malloc'd buffer that
+ * ds->images (or ds->pixels) points to, freed even on failure.  The
+ * artifact is built in that buffer, so its pixels are moved, not copied. */
+int dfm_dataset_write_owned(const struct dfm_dataset *ds, void *pixels, void **out,
+			    size_t *size);
+
 /* Number of images with each label: a malloc'd array of nclasses counts
  * the caller frees, or NULL when out of memory. */
 int64_t *dfm_dataset_counts(const struct dfm_dataset *ds);

@@ -9,6 +9,7 @@
 
 struct dfm_dsbuild {
 	int max_side;
+	int c;                       /* channels of every stored image; 0: none yet */
 	uint8_t *pix;
 	size_t npix, cappix;
 	int64_t *shapes, *orig;      /* n x 3 and n x 2 */
@@ -148,30 +149,65 @@ stored_size(const struct dfm_dsbuild *b, int h, int w, int *sh, int *sw)
 	*sw = *sw < 1 ? 1 : *sw;
 }
 
+/* Grey pixels to RGB where they lie: n grey values at p become 3 n bytes
+ * from p, written from the end so that no value is overwritten unread. */
+static void
+grey_to_rgb_in_place(uint8_t *p, size_t n)
+{
+	for (size_t i = n; i-- > 0;)
+		p[3 * i] = p[3 * i + 1] = p[3 * i + 2] = p[i];
+}
+
+/* The first colour image after grey ones: every stored image becomes RGB,
+ * so that a dataset has one channel count (grey images added later are
+ * made RGB as they come). */
+static int
+promote_to_rgb(struct dfm_dsbuild *b)
+{
+	int rc = grow(b, 2 * b->npix);
+
+	if (rc)
+		return rc;
+	grey_to_rgb_in_place(b->pix, b->npix);
+	b->npix *= 3;
+	for (int64_t i = 0; i < b->n; i++)
+		b->shapes[3 * i + 2] = 3;
+	b->c = 3;
+	return 0;
+}
+
 int
 dfm_dsbuild_add(struct dfm_dsbuild *b, const uint8_t *pix, int h, int w, int c,
 		int label)
 {
 	int sh, sw, rc;
+	uint8_t *dst;
 	size_t bytes;
 
 	if (label < 0 || label >= b->nclasses || h < 1 || w < 1 || (c != 1 && c != 3))
 		return DFM_ERR_FORMAT;
+	if (c > b->c && b->c && (rc = promote_to_rgb(b)))
+		return rc;
+	if (!b->c)
+		b->c = c;
 	stored_size(b, h, w, &sh, &sw);
-	bytes = (size_t)sh * sw * c;
+	bytes = (size_t)sh * sw * b->c;
 	if ((rc = grow(b, bytes)))
 		return rc;
+	dst = b->pix + b->npix;
 	if (sh != h || sw != w) {
-		if ((rc = dfm_resample(pix, h, w, c, b->pix + b->npix, sh, sw, 1)))
+		if ((rc = dfm_resample(pix, h, w, c, dst, sh, sw, 1)))
 			return rc;
+		if (c != b->c)
+			grey_to_rgb_in_place(dst, (size_t)sh * sw);
 		b->shrunk = 1;
 	} else {
-		memcpy(b->pix + b->npix, pix, bytes);
+		dfm_convert_channels(pix, c, dst, b->c, (size_t)h * w);
 	}
 	b->npix += bytes;
 	b->shapes[3 * b->n] = sh;
 	b->shapes[3 * b->n + 1] = sw;
-	b->shapes[3 * b->n + 2] = c;
+	b->shapes[3 * b->n + 2] = b->c;
 	b->orig[2 * b->n] = h;
 	b->orig[2 * b->n + 1] = w;
 	b->labels[b->n++] = label;
@@ -203,36 +239,6 @@ check_classes(const struct dfm_dsbuild *b, char *err, size_t errlen)
 	return 0;
 }
 
-/* Rewrites the pixels with c channels per image (and offsets) when some
- * image has fewer; returns the buffer to write, owned by the caller when
- * *fresh is set. */
-static uint8_t *
-unify_channels(struct dfm_dsbuild *b, int c, int64_t *offsets, int *fresh)
-{
-	size_t total = 0, at = 0;
-	uint8_t *out;
-
-	*fresh = 0;
-	for (int64_t i = 0; i < b->n; i++) {
-		offsets[i] = (int64_t)total;
-		total += (size_t)b->shapes[3 * i] * b->shapes[3 * i + 1] * c;
-	}
-	if (total == b->npix)
-		return b->pix;
-	if (!(out = malloc(total)))
-		return NULL;
-	for (int64_t i = 0; i < b->n; i++) {
-		size_t npx = (size_t)b->shapes[3 * i] * b->shapes[3 * i + 1];
-		int ic = (int)b->shapes[3 * i + 2];
-
-		dfm_convert_channels(b->pix + at, ic, out + offsets[i], c, npx);
-		at += npx * ic;
-		b->shapes[3 * i + 2] = c;
-	}
-	*fresh = 1;
-	return out;
-}
-
 static int
 same_size(const struct dfm_dsbuild *b)
 {
@@ -242,21 +248,22 @@ same_size(const struct dfm_dsbuild *b)
 	return 1;
 }
 
+/* Serialises the dataset, handing the pixel buffer over to the artifact. */
 static int
 serialise(struct dfm_dsbuild *b, void **out, size_t *size)
 {
 	struct dfm_dataset ds = {0};
-	int64_t *offsets = malloc((b->n + 1) * sizeof *offsets);
-	uint8_t *pix;
-	int c = 1, fresh = 0, rc = DFM_ERR_NOMEM;
+	int64_t *offsets = malloc((b->n + 1) * sizeof *offsets), at = 0;
+	uint8_t *pix = b->pix;
+	int rc;
 
 	if (!offsets)
-		return rc;
-	for (int64_t i = 0; i < b->n; i++)
-		c = b->shapes[3 * i + 2] > c ? (int)b->shapes[3 * i + 2] : c;
-	if (!(pix = unify_channels(b, c, offsets, &fresh)))
-		goto out;
-	ds = (struct dfm_dataset){.n = b->n, .c = c, .labels = b->labels,
+		return DFM_ERR_NOMEM;
+	for (int64_t i = 0; i < b->n; i++) {
+		offsets[i] = at;
+		at += b->shapes[3 * i] * b->shapes[3 * i + 1] * b->c;
+	}
+	ds = (struct dfm_dataset){.n = b->n, .c = b->c, .labels = b->labels,
 		.nclasses = b->nclasses, .classes = b->classes, .source = b->source,
 		.licence = b->licence, .split = b->split};
 	if (same_size(b)) {
@@ -267,15 +274,12 @@ serialise(struct dfm_dsbuild *b, void **out, size_t *size)
 		ds.pixels = pix;
 		ds.shapes = b->shapes;
 		ds.offsets = offsets;
-		ds.npixels = b->n ? offsets[b->n - 1] +
-			b->shapes[3 * (b->n - 1)] * b->shapes[3 * (b->n - 1) + 1] * c : 0;
+		ds.npixels = at;
 	}
 	if (b->shrunk || !same_size(b))
 		ds.orig_sizes = b->orig;
-	rc = dfm_dataset_write(&ds, out, size);
-out:
-	if (fresh)
-		free(pix);
+	b->pix = NULL;
+	rc = dfm_dataset_write_owned(&ds, pix, out, size);
 	free(offsets);
 	return rc;
 }

@@ -124,6 +124,7 @@ original_sizes(const struct dfm_dataset *ds)
 	return orig;
 }
 
+/* Writes the resized dataset, taking over pix. */
 static int
 write_out(struct dfm_run *r, const struct dfm_dataset *src, uint8_t *pix, int size,
 	  int c)
@@ -134,8 +135,10 @@ write_out(struct dfm_run *r, const struct dfm_dataset *src, uint8_t *pix, int si
 	size_t len;
 	int rc;
 
-	if (!src->images && !src->orig_sizes && !orig)
+	if (!src->images && !src->orig_sizes && !orig) {
+		free(pix);
 		return dfm_fail(r, "out of memory");
+	}
 	out.h = out.w = size;
 	out.c = c;
 	out.images = pix;
@@ -144,7 +147,7 @@ write_out(struct dfm_run *r, const struct dfm_dataset *src, uint8_t *pix, int si
 	out.npixels = 0;
 	if (orig)
 		out.orig_sizes = orig;
-	rc = dfm_dataset_write(&out, &buf, &len);
+	rc = dfm_dataset_write_owned(&out, pix, &buf, &len);
 	free(orig);
 	if (rc)
 		return dfm_fail(r, "cannot write the dataset: %s", dfm_strerror(rc));
@@ -175,6 +178,7 @@ resize_run(struct dfm_run *r)
 		goto out;
 	}
 	rc = write_out(r, &ds, job.dst, size, job.c);
+	job.dst = NULL;
 out:
 	free(job.dst);
 	dfm_dataset_close(&ds);

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 # Build: compiler and libraries.
 PKGS="gcc make pkg-config liblmdb-dev lmdb-utils libxxhash-dev libyaml-dev libjson-c-dev
-libgit2-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev liblapacke-dev
+libyajl-dev libgit2-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev liblapacke-dev
 libopenblas-dev libfreetype-dev libmatio-dev"
 # Tests: sanitizers, fuzzing, parity fixtures.
 PKGS="$PKGS clang libclang-rt-14-dev python3 python3-numpy python3-scipy python3-pil

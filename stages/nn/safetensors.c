@@ -47,6 +47,7 @@ struct dfm_st_writer {
 	struct dfm_tensor *tensors;
 	size_t ntensors, cap;
 	json_object *meta;
+	void *adopted;        /* the data of the adopted tensor, or NULL */
 };
 
 struct dfm_st_writer *
@@ -70,6 +71,7 @@ dfm_st_writer_free(struct dfm_st_writer *w)
 		free((char *)w->tensors[i].name);
 	free(w->tensors);
 	json_object_put(w->meta);
+	free(w->adopted);
 	free(w);
 }
 
@@ -100,6 +102,20 @@ dfm_st_add(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
 	t->data = data;
 	t->size = (size_t)dfm_shape_count(ndim, shape) * dfm_dtype_size(dtype);
 	w->ntensors++;
+	return 0;
+}
+
+int
+dfm_st_adopt(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
+	     int ndim, const int64_t *shape, void *data)
+{
+	int rc = w->adopted ? DFM_ERR_USAGE : dfm_st_add(w, name, dtype, ndim, shape, data);
+
+	if (rc) {
+		free(data);
+		return rc;
+	}
+	w->adopted = data;
 	return 0;
 }
 
@@ -146,8 +162,9 @@ int
 dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 {
 	json_object *header = json_object_new_object();
+	const struct dfm_tensor *last;
 	const char *text;
-	size_t hlen, padded, offset = 0;
+	size_t hlen, padded, offset = 0, in_place;
 	unsigned char *buf;
 	int err = DFM_ERR_NOMEM;
 
@@ -165,19 +182,30 @@ dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	hlen = strlen(text);
 	padded = (hlen + 7) / 8 * 8;
-	if (!(buf = malloc(8 + padded + offset)))
+	last = w->ntensors ? &w->tensors[w->ntensors - 1] : NULL;
+	in_place = last && w->adopted && last->data == w->adopted;
+	if (!(buf = in_place ? realloc(w->adopted, 8 + padded + offset) :
+			       malloc(8 + padded + offset)))
 		goto done;
+	if (in_place) {
+		/* The adopted bytes move up to the end; everything else goes
+		 * in front of them. */
+		w->adopted = NULL;
+		memmove(buf + 8 + padded + offset - last->size, buf, last->size);
+	}
 	for (int i = 0; i < 8; i++)
 		buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
 	memcpy(buf + 8, text, hlen);
 	memset(buf + 8 + hlen, ' ', padded - hlen);
 	offset = 0;
-	for (size_t i = 0; i < w->ntensors; i++) {
+	for (size_t i = 0; i < w->ntensors - in_place; i++) {
 		if (w->tensors[i].size)
 			memcpy(buf + 8 + padded + offset, w->tensors[i].data,
 			       w->tensors[i].size);
 		offset += w->tensors[i].size;
 	}
+	if (in_place)
+		offset += last->size;
 	*out = buf;
 	*size = 8 + padded + offset;
 	err = 0;

@@ -51,6 +51,15 @@ struct dfm_st_writer *dfm_st_writer_new(void);
 int dfm_st_add(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
 	       int ndim, const int64_t *shape, const void *data);
 
+/* Adds a tensor whose data is a malloc'd buffer the writer takes over and
+ * frees, even on failure.  When it comes last in the file (the data of the
+ * smallest element size, by name, does), dfm_st_writer_finish() builds the
+ * file in that buffer, moving the bytes up instead of copying them into a
+ * new one.  At most one adopted tensor per writer.  Returns 0 or an
+ * error. */
+int dfm_st_adopt(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
+		 int ndim, const int64_t *shape, void *data);
+
 /* Adds a metadata string; both are copied.  Returns 0 or an error. */
 int dfm_st_meta(struct dfm_st_writer *w, const char *key, const char *value);
 

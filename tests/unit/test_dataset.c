@@ -43,6 +43,41 @@ TEST(dataset_builder_unifies_channels_and_shrinks)
 	free(out);
 }
 
+/* One channel count per dataset whatever the order: grey images before the
+ * first colour one are made RGB then, grey ones after it as they come. */
+TEST(dataset_builder_promotes_grey_in_either_order)
+{
+	uint8_t grey[2 * 2] = {10, 20, 30, 40}, rgb[2 * 2 * 3];
+
+	memset(rgb, 200, sizeof rgb);
+	for (int order = 0; order < 2; order++) {
+		struct dfm_dsbuild *b = dfm_dsbuild_new(0);
+		struct dfm_dataset ds;
+		void *out;
+		size_t size;
+		char err[200];
+		const uint8_t *g;
+
+		CHECK_INT(dfm_dsbuild_class(b, "k"), 0);
+		for (int i = 0; i < 3; i++) {
+			int colour = order ? i == 0 : i == 2;
+
+			CHECK_INT(dfm_dsbuild_add(b, colour ? rgb : grey, 2, 2, colour ? 3 : 1, 0),
+				  0);
+		}
+		CHECK_INT(dfm_dsbuild_finish(b, &out, &size, err, sizeof err), 0);
+		CHECK_INT(dfm_dataset_open(out, size, &ds, err, sizeof err), 0);
+		CHECK(ds.images && ds.c == 3 && ds.n == 3);
+		g = ds.images + (order ? 12 : 0);
+		CHECK(g[0] == 10 && g[2] == 10 && g[3] == 20 && g[11] == 40);
+		g = ds.images + (order ? 24 : 12);
+		CHECK(g[0] == 10 && g[11] == 40);
+		CHECK(ds.images[order ? 0 : 24] == 200 && ds.images[order ? 11 : 35] == 200);
+		dfm_dataset_close(&ds);
+		free(out);
+	}
+}
+
 TEST(dataset_builder_rejects_empty_class)
 {
 	struct dfm_dsbuild *b = dfm_dsbuild_new(0);

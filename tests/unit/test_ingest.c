@@ -670,6 +670,64 @@ TEST(ingest_threads_do_not_change_output)
 	}
 }
 
+/* emoji.json in the package's layout: entries with image and category,
+ * skin-tone variants nested (not taken), the Component category and image
+ * paths with a folder left out, classes in name order. */
+TEST(ingest_emoji_json_layout)
+{
+	static const char json[] =
+		"[{\"unified\": \"1\", \"image\": \"b.png\", \"category\": \"Smileys\","
+		"  \"skin_variations\": {\"1F3FB\": {\"image\": \"v.png\", \"category\": \"X\"}},"
+		"  \"sort_order\": 3, \"has_img_google\": true, \"obsoletes\": null},"
+		" {\"image\": \"c.png\", \"category\": \"Component\"},"
+		" {\"image\": \"sub/d.png\", \"category\": \"Flags\"},"
+		" {\"category\": \"Flags\", \"image\": \"a.png\", \"short_names\": [\"a\", \"b\"]},"
+		" {\"image\": 7, \"category\": \"Odd\"}]";
+	const char *root = "emoji/node_modules/emoji-datasource-google";
+	uint8_t grey_alpha[4 * 4 * 2];
+	char rel[200];
+	struct got g;
+
+	memset(grey_alpha, 0, sizeof grey_alpha);    /* transparent: white */
+	snprintf(rel, sizeof rel, "%s/emoji.json", root);
+	CHECK_INT(dfm_test_write(dfm_test_dir(), rel, json, sizeof json - 1), 0);
+	snprintf(rel, sizeof rel, "%s/package.json", root);
+	CHECK_INT(dfm_test_write(dfm_test_dir(), rel, "{}", 2), 0);
+	snprintf(rel, sizeof rel, "%s/img/google/64/a.png", root);
+	dfm_test_write(dfm_test_dir(), rel, "", 0);
+	CHECK_INT(dfm_test_png(path(rel), 4, 4, 4, 8, grey_alpha, NULL, 0, NULL, 0), 0);
+	snprintf(rel, sizeof rel, "%s/img/google/64/b.png", root);
+	write_sized(rel, 40, 4, 4, 0);
+	setenv("DFMAKE_DATA", path("emoji"), 1);
+	ingest(&g, (const char *[]){"source", "emoji", NULL});
+	CHECK_INT(g.rc, 0);
+	if (!g.rc) {
+		CHECK_INT(g.ds.n, 2);
+		CHECK_INT(g.ds.nclasses, 2);
+		CHECK_STR(g.ds.classes[0], "Flags");
+		CHECK_STR(g.ds.classes[1], "Smileys");
+		CHECK(g.ds.labels[0] == 1 && g.ds.labels[1] == 0);
+		CHECK(g.ds.c == 3 && g.ds.images[0] == 40 && g.ds.images[47] == 40);
+		CHECK(g.ds.images[48] == 255 && g.ds.images[95] == 255);
+	}
+	done(&g);
+
+	snprintf(rel, sizeof rel, "%s/emoji.json", root);
+	CHECK_INT(dfm_test_write(dfm_test_dir(), rel, "[{\"image\": \"a.png\",", 19), 0);
+	ingest(&g, (const char *[]){"source", "emoji", NULL});
+	CHECK(failed_with(&g, "emoji.json", "premature EOF"));
+	done(&g);
+	CHECK_INT(dfm_test_write(dfm_test_dir(), rel, "{\"image\": \"a.png\"}", 18), 0);
+	ingest(&g, (const char *[]){"source", "emoji", NULL});
+	CHECK(failed_with(&g, "emoji.json", "not a JSON array"));
+	done(&g);
+	CHECK_INT(dfm_test_write(dfm_test_dir(), rel, "[{\"image\": \"x.png\"}]", 20), 0);
+	ingest(&g, (const char *[]){"source", "emoji", NULL});
+	CHECK(failed_with(&g, "emoji.json", "no emoji listed"));
+	done(&g);
+	unsetenv("DFMAKE_DATA");
+}
+
 /* A shape whose element count overflows 64 bits is refused, not wrapped. */
 TEST(ingest_npy_huge_shape_rejected)
 {

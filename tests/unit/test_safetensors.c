@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "stages/nn/safetensors.h"
 #include "tests/unit/test.h"
@@ -32,6 +33,40 @@ TEST(safetensors_roundtrip)
 	CHECK_STR(dfm_st_meta_get(st, "source"), "test");
 	dfm_st_close(st);
 	free(buf);
+}
+
+/* An adopted tensor gives the same bytes as a borrowed one, built in its
+ * own buffer when it comes last and copied when it does not. */
+TEST(safetensors_adopt_matches_add)
+{
+	uint8_t img[5] = {9, 8, 7, 6, 5};
+	int32_t lab[2] = {1, -2};
+	int64_t s_img[1] = {5}, s_lab[1] = {2};
+	void *buf[3];
+	size_t size[3];
+
+	for (int i = 0; i < 3; i++) {
+		struct dfm_st_writer *w = dfm_st_writer_new();
+		uint8_t *own_img = malloc(sizeof img);
+		int32_t *own_lab = malloc(sizeof lab);
+
+		memcpy(own_img, img, sizeof img);
+		memcpy(own_lab, lab, sizeof lab);
+		CHECK_INT(i == 1 ? dfm_st_adopt(w, "images", DFM_U8, 1, s_img, own_img) :
+				   dfm_st_add(w, "images", DFM_U8, 1, s_img, img), 0);
+		CHECK_INT(i == 2 ? dfm_st_adopt(w, "labels", DFM_I32, 1, s_lab, own_lab) :
+				   dfm_st_add(w, "labels", DFM_I32, 1, s_lab, lab), 0);
+		CHECK_INT(dfm_st_meta(w, "k", "v"), 0);
+		if (i != 1)
+			free(own_img);
+		if (i != 2)
+			free(own_lab);
+		CHECK_INT(dfm_st_writer_finish(w, &buf[i], &size[i]), 0);
+	}
+	for (int i = 1; i < 3; i++)
+		CHECK(size[i] == size[0] && memcmp(buf[i], buf[0], size[0]) == 0);
+	for (int i = 0; i < 3; i++)
+		free(buf[i]);
 }
 
 TEST(safetensors_rejects_bad_bytes)
