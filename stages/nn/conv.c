@@ -40,6 +40,7 @@ struct dfm_nn_conv_plan {
 	struct dfm_nn_tensor sub, dsub;
 	dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md;  /* NHWC, NHWC, OIHW, x */
 	dnnl_memory_desc_t psrc_md, pdst_md;  /* the activation layouts of the primitives */
+	dnnl_memory_desc_t pdsrc_md;          /* the backward data pass's, for dx */
 	dnnl_memory_desc_t out_md;            /* the output tensor's, by the library's rule */
 	int64_t out_cb;                       /* its channel block */
 	dnnl_primitive_desc_t fwd_pd;
@@ -50,7 +51,11 @@ struct dfm_nn_conv_plan {
 };
 
 /* Activation layouts a convolution is tried on, in order (plan_forward). */
-enum { LAYOUT_TRIES = 4 };
+enum { LAYOUT_TRIES = 5 };
+
+/* Layouts the backward data pass may take for dx when the forward's has
+ * only a reference kernel (plan_backward_data). */
+enum { DSRC_TRIES = 3 };
 
 /* Scratch buffers of the context, by role. */
 enum { SCRATCH_SRC, SCRATCH_DST, SCRATCH_DIFF_SRC };
@@ -370,6 +375,17 @@ algorithm(const struct dfm_nn_conv_plan *p)
 	return p->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
+/* md = dims in the machine's channel blocks, padded where the channels do
+ * not fill them; NHWC where there are no blocks or NHWC is forced. */
+static int
+padded_md(const struct dfm_nn_ctx *ctx, dnnl_memory_desc_t *md, const dnnl_dims_t dims)
+{
+	dnnl_format_tag_t tag = ctx->block <= 0 || ctx->nhwc ? dnnl_nhwc :
+				ctx->block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b;
+
+	return dfm_nn_check(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag), "layout");
+}
+
 /* Builds the descriptors of a shape and the forward primitive, and settles
  * the layout of the output tensor. */
 static int
@@ -381,6 +397,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, dst = {p->n, c->cout, oh, ow};
 	dnnl_dims_t bias = {c->cout}, strides, pad, pad_r;
 	dnnl_memory_desc_t wei_any, src_want, dst_want, src_any, dst_any, src_pad, dst_pad;
+	dnnl_memory_desc_t src_nchw;
 	dnnl_convolution_desc_t d;
 	const dnnl_memory_desc_t *q;
 	int err;
@@ -420,24 +437,22 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	/* The library's layouts; else both in the machine's blocks, padded where
 	 * the channels do not fill them (oneDNN 2.6 mixes NHWC and blocks only
 	 * in reference kernels; padding a three-channel side costs little);
-	 * else NHWC; else oneDNN's choice.  Edges are reordered as needed. */
-	if (!err && ctx->block > 0 && !ctx->nhwc) {
-		dnnl_format_tag_t tag = ctx->block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b;
-
-		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_pad, 4, src, dnnl_f32, tag),
-				   "source");
-		if (!err)
-			err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&dst_pad, 4, dst, dnnl_f32,
-									tag), "destination");
-	} else {
-		src_pad = p->src_md;
-		dst_pad = p->dst_md;
-	}
+	 * else an NCHW source into the library's output (the one mix oneDNN
+	 * 2.6 has kernels for, forward and backward weights, which suits a
+	 * network's three-channel input); else NHWC; else oneDNN's choice.
+	 * Edges are reordered as needed. */
+	if (!err)
+		err = padded_md(ctx, &src_pad, src);
+	if (!err)
+		err = padded_md(ctx, &dst_pad, dst);
+	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&src_nchw, 4, src, dnnl_f32,
+								dnnl_nchw), "source");
 	for (int i = p->layouts; i < LAYOUT_TRIES && !err; i++) {
-		const dnnl_memory_desc_t *sm[LAYOUT_TRIES] = {&src_want, &src_pad, &p->src_md,
-							      &src_any};
-		const dnnl_memory_desc_t *dm[LAYOUT_TRIES] = {&dst_want, &dst_pad, &p->dst_md,
-							      &dst_any};
+		const dnnl_memory_desc_t *sm[LAYOUT_TRIES] = {&src_want, &src_pad, &src_nchw,
+							      &p->src_md, &src_any};
+		const dnnl_memory_desc_t *dm[LAYOUT_TRIES] = {&dst_want, &dst_pad, &dst_want,
+							      &p->dst_md, &dst_any};
 
 		p->layouts = i;
 		err = dfm_nn_check(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training,
@@ -457,6 +472,7 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		return err;
 	p->psrc_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_src_md, 0);
 	p->pdst_md = *dnnl_primitive_desc_query_md(p->fwd_pd, dnnl_query_dst_md, 0);
+	p->pdsrc_md = p->psrc_md;
 	p->out_cb = dfm_nn_act_cblock(ctx, c->cout);
 	p->out_md = dst_want;
 	err = reorder_ensure(ctx, &p->dst_out, &p->pdst_md, &p->out_md);
@@ -472,40 +488,59 @@ plan_forward(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 }
 
 /* The backward passes are created on the forward's activation layouts, so
- * gradients travel in the same layout as the activations. */
+ * that gradients travel in the same layout as the activations.  The one
+ * exception is dx: where the backward data pass has only a reference
+ * kernel on the forward's source layout, it writes dx in the machine's
+ * padded blocks or in NHWC instead, reordered at the edge.  In a strict
+ * plan, no JIT kernel on any of them fails the plan. */
 static int
 plan_backward_data(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 		   struct dfm_nn_conv_plan *p)
 {
 	dnnl_dims_t wei = {c->cout, c->cin, c->kh, c->kw}, strides, pad, pad_r;
-	dnnl_memory_desc_t wei_any;
+	dnnl_memory_desc_t wei_any, tries[DSRC_TRIES];
 	dnnl_convolution_desc_t d;
-	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_desc_t pd = NULL, first = NULL;
 	const dnnl_memory_desc_t *q;
 	int err;
 
 	geometry(c, p, strides, pad, pad_r);
-	err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
-							dnnl_format_tag_any), "weights descriptor");
+	tries[0] = p->psrc_md;
+	tries[2] = p->src_md;
+	err = padded_md(ctx, &tries[1], p->psrc_md.dims);
 	if (!err)
+		err = dfm_nn_check(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32,
+								dnnl_format_tag_any),
+				   "weights descriptor");
+	for (int i = 0; i < DSRC_TRIES && !err && !pd; i++) {
 		err = dfm_nn_check(dnnl_convolution_backward_data_desc_init(&d, algorithm(p),
-			   &p->psrc_md, &wei_any, &p->pdst_md, strides, pad, pad_r),
+			   &tries[i], &wei_any, &p->pdst_md, strides, pad, pad_r),
 			   "convolution backward data descriptor");
-	if (!err)
-		err = dfm_nn_check(dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
-							      p->fwd_pd),
-				   "convolution backward data");
-	if (!err && p->strict && reference(pd))
-		err = dfm_nn_fail(DFM_ERR_DNNL, "convolution backward data: only a reference kernel");
+		if (!err && dnnl_primitive_desc_create(&pd, &d, NULL, ctx->engine,
+						       p->fwd_pd) != dnnl_success)
+			pd = NULL;
+		if (pd && reference(pd)) {
+			if (first)
+				dnnl_primitive_desc_destroy(pd);
+			else
+				first = pd;
+			pd = NULL;
+		}
+	}
+	if (!err && !pd && first && !p->strict) {
+		pd = first;
+		first = NULL;
+	}
+	if (!err && !pd)
+		err = dfm_nn_fail(DFM_ERR_DNNL, "convolution backward data: %s",
+				  first ? "only a reference kernel" : "no kernel");
+	if (first)
+		dnnl_primitive_desc_destroy(first);
 	if (!err)
 		err = dfm_nn_check(dnnl_primitive_create(&p->bwd_data, pd),
 				   "convolution backward data");
-	if (!err) {
-		q = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0);
-		if (!dnnl_memory_desc_equal(q, &p->psrc_md))
-			err = dfm_nn_fail(DFM_ERR_DNNL,
-					  "convolution: gradients not in the forward's layout");
-	}
+	if (!err)
+		p->pdsrc_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0);
 	if (!err) {
 		q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 		err = reorder_init(ctx, &p->wei_bwd, &p->wei_md, q);
@@ -651,10 +686,10 @@ backward_raw(const struct dfm_nn_ctx *ctx, const struct dfm_nn_conv *c,
 	if (!err)
 		err = edge_in(ctx, &p->ddst_in, dymd, &p->pdst_md, dy, SCRATCH_DST, &pdy);
 	if (!err && dx)
-		err = reorder_ensure(ctx, &p->dsrc_out, &p->psrc_md, xmd);
+		err = reorder_ensure(ctx, &p->dsrc_out, &p->pdsrc_md, xmd);
 	if (!err && dx) {
 		int k[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
-		const dnnl_memory_desc_t *mds[3] = {&p->pdst_md, &p->wei_bwd.to, &p->psrc_md};
+		const dnnl_memory_desc_t *mds[3] = {&p->pdst_md, &p->wei_bwd.to, &p->pdsrc_md};
 		float *pdx = edge_target(ctx, &p->dsrc_out, dx, SCRATCH_DIFF_SRC);
 		void *ptrs[3] = {(void *)pdy, p->wei_bwd_buf, pdx};
 

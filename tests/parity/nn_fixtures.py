@@ -314,6 +314,9 @@ def main():
     # Wide enough for oneDNN's blocked Winograd kernels to be worth testing;
     # last, so that the fixtures above keep their random numbers.
     conv("conv3x3_wide", 16, 32, 3, 1, 1, True, hw=8)
+    # A three-channel input into blocked outputs: the layouts of a
+    # discriminator's first layer, whose passes need not share one.
+    conv("conv3x3_rgb", 3, 32, 3, 1, 1, True, hw=8, n=4)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,13 @@ TEST(nn_conv3x3_wide_sn_parity)
 	conv_case("conv3x3_wide", 16, 32, 3, 1, 1, true);
 }
 
+/* Three channels in, blocks out: the forward pass reads NCHW, and dx comes
+ * from a backward data pass on padded blocks. */
+TEST(nn_conv3x3_rgb_sn_parity)
+{
+	conv_case("conv3x3_rgb", 3, 32, 3, 1, 1, true);
+}
+
 /* Under auto, every convolution of one shape makes the same choice, so that
  * two runs in one process train alike. */
 TEST(nn_conv_auto_choice_is_remembered)
