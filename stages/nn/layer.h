@@ -214,9 +214,10 @@ int dfm_nn_global_sum_forward(const struct dfm_nn_tensor *x, struct dfm_nn_tenso
  * position. */
 int dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_tensor *x,
 			       struct dfm_nn_tensor *dx);
-/* Rows (N, C*H*W) read as PyTorch's view (N, C, H, W) into an image. */
+/* Rows (N, C*H*W) read as PyTorch's view (N, C, H, W) into an image laid
+ * out in blocks of cb channels (dfm_nn_act_cblock() for the library's). */
 int dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_t w,
-		     struct dfm_nn_tensor *y);
+		     int64_t cb, struct dfm_nn_tensor *y);
 /* The inverse: an image to rows in PyTorch's C, H, W order. */
 int dfm_nn_flatten(const struct dfm_nn_tensor *x, struct dfm_nn_tensor *y);
 

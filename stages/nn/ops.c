@@ -291,22 +291,22 @@ dfm_nn_global_sum_backward(const struct dfm_nn_tensor *dy, const struct dfm_nn_t
 
 int
 dfm_nn_unflatten(const struct dfm_nn_tensor *x, int64_t c, int64_t h, int64_t w,
-		 struct dfm_nn_tensor *y)
+		 int64_t cb, struct dfm_nn_tensor *y)
 {
-	int64_t n = x->dims[0];
+	int64_t n = x->dims[0], hw = h * w;
 	int err;
 
-	if (x->ndim != 2 || x->dims[1] != c * h * w)
+	if (x->ndim != 2 || x->dims[1] != c * hw)
 		return dfm_nn_fail(DFM_ERR_USAGE, "unflatten: %lld features, want %lld",
-				   (long long)x->dims[1], (long long)(c * h * w));
-	err = dfm_nn_tensor_shape(y, n, c, h, w);
+				   (long long)x->dims[1], (long long)(c * hw));
+	err = dfm_nn_tensor_shape_blocked(y, n, c, h, w, cb);
 	if (err)
 		return err;
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t ch = 0; ch < c; ch++)
-			for (int64_t p = 0; p < h * w; p++)
-				y->data[(i * h * w + p) * c + ch] =
-					x->data[(i * c + ch) * h * w + p];
+			for (int64_t p = 0; p < hw; p++)
+				y->data[((i * (c / cb) + ch / cb) * hw + p) * cb + ch % cb] =
+					x->data[(i * c + ch) * hw + p];
 	return 0;
 }
 

@@ -208,7 +208,8 @@ dfm_sngan_g_forward(const struct dfm_nn_ctx *ctx, struct dfm_sngan_g *g,
 	g->z = z;
 	err = dfm_nn_linear_forward(ctx, &g->l1, z, &g->rows, train);
 	if (!err)
-		err = dfm_nn_unflatten(&g->rows, g->ch, 4, 4, &g->x[0]);
+		err = dfm_nn_unflatten(&g->rows, g->ch, 4, 4, dfm_nn_act_cblock(ctx, g->ch),
+				       &g->x[0]);
 	for (int i = 0; i < 3 && !err; i++)
 		err = gblock_forward(ctx, &g->block[i], &g->x[i], labels, &g->x[i + 1], &g->d[0],
 				     train);
