@@ -208,27 +208,34 @@ add_meta(struct dfm_st_writer *w, const struct dfm_dataset *ds)
 	return rc;
 }
 
-/* Adds the pixel tensor, adopting owned (the buffer it points to) when not
- * NULL. */
+/* How the pixel tensor joins the file: copied, adopted (owned, the buffer
+ * it points to) or reserved (filled in later at *at). */
+struct pixels {
+	void *owned;
+	uint8_t **at;
+};
+
 static int
 add_pixels(struct dfm_st_writer *w, const char *name, int ndim, const int64_t *shape,
-	   const uint8_t *data, void *owned)
+	   const uint8_t *data, const struct pixels *how)
 {
-	if (owned)
-		return dfm_st_adopt(w, name, DFM_U8, ndim, shape, owned);
+	if (how->owned)
+		return dfm_st_adopt(w, name, DFM_U8, ndim, shape, how->owned);
+	if (how->at)
+		return dfm_st_reserve(w, name, DFM_U8, ndim, shape, (void **)how->at);
 	return dfm_st_add(w, name, DFM_U8, ndim, shape, data);
 }
 
 static int
-add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds, void *owned)
+add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds, const struct pixels *how)
 {
 	int64_t s_img[4] = {ds->n, ds->h, ds->w, ds->c}, s_n[1] = {ds->n};
 	int64_t s_px[1] = {ds->npixels}, s_sh[2] = {ds->n, 3}, s_orig[2] = {ds->n, 2};
 	int rc;
 
-	if (ds->images)
-		rc = add_pixels(w, "images", 4, s_img, ds->images, owned);
-	else if (!(rc = add_pixels(w, "pixels", 1, s_px, ds->pixels, owned)) &&
+	if (ds->images || how->at)
+		rc = add_pixels(w, "images", 4, s_img, ds->images, how);
+	else if (!(rc = add_pixels(w, "pixels", 1, s_px, ds->pixels, how)) &&
 		 !(rc = dfm_st_add(w, "shapes", DFM_I64, 2, s_sh, ds->shapes)))
 		rc = dfm_st_add(w, "offsets", DFM_I64, 1, s_n, ds->offsets);
 	if (!rc)
@@ -239,16 +246,17 @@ add_tensors(struct dfm_st_writer *w, const struct dfm_dataset *ds, void *owned)
 }
 
 static int
-write_dataset(const struct dfm_dataset *ds, void *owned, void **out, size_t *size)
+write_dataset(const struct dfm_dataset *ds, const struct pixels *how, void **out,
+	      size_t *size)
 {
 	struct dfm_st_writer *w = dfm_st_writer_new();
 	int rc;
 
 	if (!w) {
-		free(owned);
+		free(how->owned);
 		return DFM_ERR_NOMEM;
 	}
-	if ((rc = add_tensors(w, ds, owned)) || (rc = add_meta(w, ds))) {
+	if ((rc = add_tensors(w, ds, how)) || (rc = add_meta(w, ds))) {
 		dfm_st_writer_free(w);
 		return rc;
 	}
@@ -258,7 +266,7 @@ write_dataset(const struct dfm_dataset *ds, void *owned, void **out, size_t *siz
 int
 dfm_dataset_write(const struct dfm_dataset *ds, void **out, size_t *size)
 {
-	return write_dataset(ds, NULL, out, size);
+	return write_dataset(ds, &(struct pixels){0}, out, size);
 }
 
 int
@@ -269,7 +277,16 @@ dfm_dataset_write_owned(const struct dfm_dataset *ds, void *pixels, void **out,
 		free(pixels);
 		return DFM_ERR_USAGE;
 	}
-	return write_dataset(ds, pixels, out, size);
+	return write_dataset(ds, &(struct pixels){.owned = pixels}, out, size);
+}
+
+int
+dfm_dataset_write_reserved(const struct dfm_dataset *ds, void **out, size_t *size,
+			   uint8_t **images)
+{
+	if (ds->images || ds->pixels || ds->h < 1 || ds->w < 1)
+		return DFM_ERR_USAGE;
+	return write_dataset(ds, &(struct pixels){.at = images}, out, size);
 }
 
 int64_t *

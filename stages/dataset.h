@@ -67,6 +67,12 @@ int dfm_dataset_write(const struct dfm_dataset *ds, void **out, size_t *size);
 int dfm_dataset_write_owned(const struct dfm_dataset *ds, void *pixels, void **out,
 			    size_t *size);
 
+/* As dfm_dataset_write() for a fixed-size dataset whose images are still
+ * to come (ds->images NULL): *images is where they go in *out, n * h * w *
+ * c bytes for the caller to fill. */
+int dfm_dataset_write_reserved(const struct dfm_dataset *ds, void **out, size_t *size,
+			       uint8_t **images);
+
 /* Number of images with each label: a malloc'd array of nclasses counts
  * the caller frees, or NULL when out of memory. */
 int64_t *dfm_dataset_counts(const struct dfm_dataset *ds);

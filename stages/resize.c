@@ -124,42 +124,41 @@ original_sizes(const struct dfm_dataset *ds)
 	return orig;
 }
 
-/* Writes the resized dataset, taking over pix. */
+/* The output artifact, made before the images: its header, labels and
+ * original sizes in *buf, and *pix where the resized images go. */
 static int
-write_out(struct dfm_run *r, const struct dfm_dataset *src, uint8_t *pix, int size,
-	  int c)
+make_output(struct dfm_run *r, const struct dfm_dataset *src, int size, int c, void **buf,
+	    size_t *len, uint8_t **pix)
 {
 	struct dfm_dataset out = *src;
 	int64_t *orig = original_sizes(src);
-	void *buf;
-	size_t len;
 	int rc;
 
-	if (!src->images && !src->orig_sizes && !orig) {
-		free(pix);
+	if (!src->images && !src->orig_sizes && !orig)
 		return dfm_fail(r, "out of memory");
-	}
 	out.h = out.w = size;
 	out.c = c;
-	out.images = pix;
-	out.pixels = NULL;
+	out.images = out.pixels = NULL;
 	out.shapes = out.offsets = NULL;
 	out.npixels = 0;
 	if (orig)
 		out.orig_sizes = orig;
-	rc = dfm_dataset_write_owned(&out, pix, &buf, &len);
+	rc = dfm_dataset_write_reserved(&out, buf, len, pix);
 	free(orig);
 	if (rc)
 		return dfm_fail(r, "cannot write the dataset: %s", dfm_strerror(rc));
-	return dfm_put_owned(r, "data", buf, len);
+	return 0;
 }
 
+/* The images are resized straight into the output artifact. */
 static int
 resize_run(struct dfm_run *r)
 {
 	const struct dfm_blob *in = dfm_input(r, "data", 0);
 	struct dfm_dataset ds;
 	struct job job = {0};
+	void *buf = NULL;
+	size_t len;
 	char err[300];
 	int size = (int)dfm_int(r, "size"), c = (int)dfm_int(r, "channels"), rc;
 
@@ -169,18 +168,16 @@ resize_run(struct dfm_run *r)
 		return dfm_fail(r, "input '%s' is not a dataset: %s", in->name, err);
 	job = (struct job){.src = &ds, .size = size, .c = c ? c : ds.c,
 			   .antialias = dfm_bool(r, "antialias")};
-	if (!(job.dst = malloc((size_t)ds.n * size * size * job.c + 1))) {
-		rc = dfm_fail(r, "out of memory for %lld images", (long long)ds.n);
+	if ((rc = make_output(r, &ds, size, job.c, &buf, &len, &job.dst)))
 		goto out;
-	}
 	if ((rc = resize_all(&job, dfm_threads(r)))) {
 		rc = dfm_fail(r, "cannot resize: %s", dfm_strerror(rc));
 		goto out;
 	}
-	rc = write_out(r, &ds, job.dst, size, job.c);
-	job.dst = NULL;
+	rc = dfm_put_owned(r, "data", buf, len);
+	buf = NULL;
 out:
-	free(job.dst);
+	free(buf);
 	dfm_dataset_close(&ds);
 	return rc;
 }

@@ -48,7 +48,12 @@ struct dfm_st_writer {
 	size_t ntensors, cap;
 	json_object *meta;
 	void *adopted;        /* the data of the adopted tensor, or NULL */
+	void **reserved_at;   /* where to say the reserved tensor's bytes are */
 };
+
+/* The data pointer of the reserved tensor: an address of the writer's, so
+ * that no tensor's real data can be mistaken for it. */
+#define RESERVED(w) ((const void *)&(w)->reserved_at)
 
 struct dfm_st_writer *
 dfm_st_writer_new(void)
@@ -117,6 +122,18 @@ dfm_st_adopt(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
 	}
 	w->adopted = data;
 	return 0;
+}
+
+int
+dfm_st_reserve(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
+	       int ndim, const int64_t *shape, void **at)
+{
+	int rc = w->reserved_at ? DFM_ERR_USAGE :
+				  dfm_st_add(w, name, dtype, ndim, shape, RESERVED(w));
+
+	if (!rc)
+		w->reserved_at = at;
+	return rc;
 }
 
 int
@@ -199,7 +216,9 @@ dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 	memset(buf + 8 + hlen, ' ', padded - hlen);
 	offset = 0;
 	for (size_t i = 0; i < w->ntensors - in_place; i++) {
-		if (w->tensors[i].size)
+		if (w->tensors[i].data == RESERVED(w))
+			*w->reserved_at = buf + 8 + padded + offset;
+		else if (w->tensors[i].size)
 			memcpy(buf + 8 + padded + offset, w->tensors[i].data,
 			       w->tensors[i].size);
 		offset += w->tensors[i].size;

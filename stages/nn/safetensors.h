@@ -60,6 +60,13 @@ int dfm_st_add(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
 int dfm_st_adopt(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
 		 int ndim, const int64_t *shape, void *data);
 
+/* Adds a tensor whose bytes the caller writes once the file is made:
+ * dfm_st_writer_finish() leaves them unset and points *at to them in its
+ * output.  At most one reserved tensor per writer.  Returns 0 or an
+ * error. */
+int dfm_st_reserve(struct dfm_st_writer *w, const char *name, enum dfm_dtype dtype,
+		   int ndim, const int64_t *shape, void **at);
+
 /* Adds a metadata string; both are copied.  Returns 0 or an error. */
 int dfm_st_meta(struct dfm_st_writer *w, const char *key, const char *value);
 

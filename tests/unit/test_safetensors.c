@@ -35,17 +35,18 @@ TEST(safetensors_roundtrip)
 	free(buf);
 }
 
-/* An adopted tensor gives the same bytes as a borrowed one, built in its
- * own buffer when it comes last and copied when it does not. */
-TEST(safetensors_adopt_matches_add)
+/* Adopted and reserved tensors give the same bytes as borrowed ones: an
+ * adopted one is built in its own buffer when it comes last and copied
+ * when it does not; a reserved one is filled in after. */
+TEST(safetensors_adopt_and_reserve_match_add)
 {
 	uint8_t img[5] = {9, 8, 7, 6, 5};
 	int32_t lab[2] = {1, -2};
 	int64_t s_img[1] = {5}, s_lab[1] = {2};
-	void *buf[3];
-	size_t size[3];
+	void *buf[4], *at = NULL;
+	size_t size[4];
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct dfm_st_writer *w = dfm_st_writer_new();
 		uint8_t *own_img = malloc(sizeof img);
 		int32_t *own_lab = malloc(sizeof lab);
@@ -53,6 +54,7 @@ TEST(safetensors_adopt_matches_add)
 		memcpy(own_img, img, sizeof img);
 		memcpy(own_lab, lab, sizeof lab);
 		CHECK_INT(i == 1 ? dfm_st_adopt(w, "images", DFM_U8, 1, s_img, own_img) :
+			  i == 3 ? dfm_st_reserve(w, "images", DFM_U8, 1, s_img, &at) :
 				   dfm_st_add(w, "images", DFM_U8, 1, s_img, img), 0);
 		CHECK_INT(i == 2 ? dfm_st_adopt(w, "labels", DFM_I32, 1, s_lab, own_lab) :
 				   dfm_st_add(w, "labels", DFM_I32, 1, s_lab, lab), 0);
@@ -63,9 +65,12 @@ TEST(safetensors_adopt_matches_add)
 			free(own_lab);
 		CHECK_INT(dfm_st_writer_finish(w, &buf[i], &size[i]), 0);
 	}
-	for (int i = 1; i < 3; i++)
+	CHECK(at != NULL);
+	if (at)
+		memcpy(at, img, sizeof img);
+	for (int i = 1; i < 4; i++)
 		CHECK(size[i] == size[0] && memcmp(buf[i], buf[0], size[0]) == 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(buf[i]);
 }
 
