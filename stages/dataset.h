@@ -89,9 +89,10 @@ int dfm_dataset_describe(const void *data, size_t size, void *file);
 int dfm_dataset_export_dir(const void *data, size_t size, const char *dir,
 			   char *err, size_t errlen);
 
-/* The builder: ingest adapters add decoded images one by one; finishing
- * unifies channels (grey becomes RGB when any image is RGB) and picks the
- * fixed or varying layout. */
+/* The builder: ingest adapters add decoded images one by one, stored with
+ * one channel count (grey becomes RGB once any image is RGB, earlier ones
+ * then and later ones as they come); finishing picks the fixed or varying
+ * layout. */
 struct dfm_dsbuild;
 
 /* A new builder with no classes, or NULL when out of memory.  max_side > 0

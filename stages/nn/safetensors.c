@@ -1,4 +1,5 @@
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,8 @@ dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 	json_object *header = json_object_new_object();
 	const struct dfm_tensor *last;
 	const char *text;
-	size_t hlen, padded, offset = 0, in_place;
+	size_t hlen, padded, offset = 0, ncopied;
+	bool in_place;
 	unsigned char *buf;
 	int err = DFM_ERR_NOMEM;
 
@@ -215,7 +217,8 @@ dfm_st_writer_finish(struct dfm_st_writer *w, void **out, size_t *size)
 	memcpy(buf + 8, text, hlen);
 	memset(buf + 8 + hlen, ' ', padded - hlen);
 	offset = 0;
-	for (size_t i = 0; i < w->ntensors - in_place; i++) {
+	ncopied = in_place ? w->ntensors - 1 : w->ntensors;
+	for (size_t i = 0; i < ncopied; i++) {
 		if (w->tensors[i].data == RESERVED(w))
 			*w->reserved_at = buf + 8 + padded + offset;
 		else if (w->tensors[i].size)
